@@ -1,0 +1,45 @@
+# Edgeway — developer entry points. Only Go is needed.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+DATA_DIR ?= .edgeway
+# Every module of the workspace, as package patterns.
+PKGS = $(shell $(GO) list -m -f '{{.Path}}/...')
+TEST_TIMEOUT ?= 25m
+
+.PHONY: run build test vet generate check-generated fmt-check unit fuzz clean
+
+## run: build and start every service in one process with embedded stores under $(DATA_DIR)
+run: build
+	$(BIN)/edgeway serve --target=all --dev --data-dir $(DATA_DIR)
+
+## build: build the launcher and the CLI into ./bin
+build:
+	$(GO) build -o $(BIN)/edgeway edgeway.dev/services/edgeway
+	$(GO) build -o $(BIN)/edgewayctl edgeway.dev/services/edgewayctl
+
+## generate: regenerate protobuf code from api-spec/proto
+generate:
+	scripts/generate.sh
+
+## check-generated: fail when committed generated code is stale
+check-generated:
+	scripts/generate.sh --check
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') ); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+## test: generated-code check, gofmt, go vet and every test of every module
+test: check-generated fmt-check vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## unit: tests without the slow end-to-end packages
+unit:
+	$(GO) test -count=1 $(filter-out edgeway.dev/tests/...,$(PKGS))
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Services that serve on an internal mTLS listener, in start order.
+var services = []string{"secrets", "clusterregistry", "orchestrator", "placement", "deployer"}
+
+const gatewayTarget = "gateway"
+
+// serveConfig is the configuration of `edgeway serve`.
+type serveConfig struct {
+	Targets       []string
+	Dev           bool
+	DataDir       string
+	TLSDir        string
+	MongoURI      string
+	MongoDatabase string
+	EtcdEndpoints []string
+	HTTPSAddr     string
+	HTTPAddr      string
+	AdminAddr     string
+	Addrs         map[string]*string // service → internal address
+	MaxBodyBytes  int64
+	LogLevel      string
+}
+
+func defaultAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", 9101+i) }
+
+// RegisterFlags binds the configuration to flags with their defaults.
+func (c *serveConfig) RegisterFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&c.Targets, "target", []string{"all"}, "services to run: all, or a comma list of "+strings.Join(append(slices.Clone(services), gatewayTarget), ", "))
+	fs.BoolVar(&c.Dev, "dev", false, "development mode: embedded FerretDB and etcd under --data-dir when no store is given, and a generated dev CA")
+	fs.StringVar(&c.DataDir, "data-dir", ".edgeway", "directory for embedded stores, dev certificates and keys")
+	fs.StringVar(&c.TLSDir, "tls-dir", "", "directory with ca.crt, <service>.crt/.key and https.crt/.key (default <data-dir>/tls)")
+	fs.StringVar(&c.MongoURI, "mongo-uri", "", "MongoDB URI (default in --dev: embedded FerretDB)")
+	fs.StringVar(&c.MongoDatabase, "mongo-database", "edgeway", "MongoDB database name")
+	fs.StringSliceVar(&c.EtcdEndpoints, "etcd-endpoints", nil, "etcd endpoints (default in --dev: embedded etcd)")
+	fs.StringVar(&c.HTTPSAddr, "https-addr", "127.0.0.1:9443", "HTTPS API listen address (gateway)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:9080", "plain-HTTP listen address that only redirects to HTTPS (gateway)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", "127.0.0.1:9090", "admin listen address: /healthz, /readyz, /metrics")
+	c.Addrs = map[string]*string{}
+	for i, s := range []string{"orchestrator", "clusterregistry", "placement", "secrets", "deployer"} {
+		c.Addrs[s] = new(string)
+		fs.StringVar(c.Addrs[s], s+"-addr", defaultAddr(i), "internal mTLS address of the "+s+" service (listened on when local, dialled otherwise)")
+	}
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 8<<20, "largest accepted request body in bytes (charts and kubeconfigs included)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// Finish fills derived values after flags are parsed.
+func (c *serveConfig) Finish() {
+	if c.TLSDir == "" {
+		c.TLSDir = filepath.Join(c.DataDir, "tls")
+	}
+	if len(c.Targets) == 1 && c.Targets[0] == "all" {
+		c.Targets = append(slices.Clone(services), gatewayTarget)
+	}
+}
+
+// Validate reports every problem at once.
+func (c *serveConfig) Validate() error {
+	var errs []error
+	for _, t := range c.Targets {
+		if !slices.Contains(services, t) && t != gatewayTarget {
+			errs = append(errs, fmt.Errorf("--target: unknown service %q", t))
+		}
+	}
+	if !c.Dev {
+		if c.MongoURI == "" && (c.runs("orchestrator") || c.runs("clusterregistry")) {
+			errs = append(errs, errors.New("--mongo-uri is required outside --dev"))
+		}
+		if len(c.EtcdEndpoints) == 0 && c.runs("deployer") {
+			errs = append(errs, errors.New("--etcd-endpoints is required outside --dev"))
+		}
+		if _, err := os.Stat(filepath.Join(c.TLSDir, "ca.crt")); err != nil {
+			errs = append(errs, fmt.Errorf("--tls-dir: %s/ca.crt is required outside --dev", c.TLSDir))
+		}
+	}
+	addrs := map[string]string{"--https-addr": c.HTTPSAddr, "--http-addr": c.HTTPAddr, "--admin-addr": c.AdminAddr}
+	for s, a := range c.Addrs {
+		addrs["--"+s+"-addr"] = *a
+	}
+	for flag, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
+		}
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("--max-body-bytes must be at least 1024"))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *serveConfig) addr(service string) string { return *c.Addrs[service] }
+
+func (c *serveConfig) runs(target string) bool { return slices.Contains(c.Targets, target) }
+
+func (c *serveConfig) logger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
