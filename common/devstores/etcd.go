@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ const etcdReadyTimeout = 60 * time.Second
 type Etcd struct {
 	e         *embed.Etcd
 	endpoints []string
+	stopping  *atomic.Bool // quiets the logs of the shutdown
 	stopOnce  sync.Once
 }
 
@@ -77,7 +79,8 @@ func startEtcd(dir, host string, clientPort int, log *slog.Logger) (*Etcd, error
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(log, zapcore.ErrorLevel))
+	stopping := new(atomic.Bool)
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(log, zapcore.ErrorLevel, stopping))
 	// Runtime state is rewritten often; keep one hour of history.
 	cfg.AutoCompactionMode = "periodic"
 	cfg.AutoCompactionRetention = "1h"
@@ -91,14 +94,16 @@ func startEtcd(dir, host string, clientPort int, log *slog.Logger) (*Etcd, error
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
+		stopping.Store(true)
 		e.Close()
 		return nil, fmt.Errorf("devstores: etcd failed during start: %w", err)
 	case <-timer.C:
+		stopping.Store(true)
 		e.Server.Stop()
 		e.Close()
 		return nil, fmt.Errorf("devstores: etcd not ready after %s", etcdReadyTimeout)
 	}
-	return &Etcd{e: e, endpoints: []string{clientURL.String()}}, nil
+	return &Etcd{e: e, endpoints: []string{clientURL.String()}, stopping: stopping}, nil
 }
 
 // Endpoints returns the client URLs, e.g. ["http://127.0.0.1:2379"].
@@ -107,5 +112,8 @@ func (e *Etcd) Endpoints() []string { return e.endpoints }
 // Stop stops etcd and waits until its files are closed. It may be called
 // more than once.
 func (e *Etcd) Stop() {
-	e.stopOnce.Do(e.e.Close)
+	e.stopOnce.Do(func() {
+		e.stopping.Store(true)
+		e.e.Close()
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -67,22 +68,25 @@ func (h ferretLogs) WithGroup(name string) slog.Handler {
 }
 
 // newZapLogger returns a zap.Logger (what etcd logs to) that forwards the
-// entries at min and above to log.
-func newZapLogger(log *slog.Logger, min zapcore.Level) *zap.Logger {
-	return zap.New(&slogCore{h: log.Handler(), min: min})
+// entries at min and above to log. Once stopping is set, they are forwarded
+// at debug level: a server that is being closed reports every listener it
+// loses as an error.
+func newZapLogger(log *slog.Logger, min zapcore.Level, stopping *atomic.Bool) *zap.Logger {
+	return zap.New(&slogCore{h: log.Handler(), min: min, stopping: stopping})
 }
 
 // slogCore is a zapcore.Core writing to a slog.Handler.
 type slogCore struct {
-	h     slog.Handler
-	min   zapcore.Level
-	attrs []slog.Attr
+	h        slog.Handler
+	min      zapcore.Level
+	stopping *atomic.Bool
+	attrs    []slog.Attr
 }
 
 func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= c.min }
 
 func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
-	return &slogCore{h: c.h, min: c.min, attrs: append(slices.Clip(c.attrs), fieldsToAttrs(fields)...)}
+	return &slogCore{h: c.h, min: c.min, stopping: c.stopping, attrs: append(slices.Clip(c.attrs), fieldsToAttrs(fields)...)}
 }
 
 func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
@@ -101,6 +105,9 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 		level = slog.LevelInfo
 	case e.Level < zapcore.ErrorLevel:
 		level = slog.LevelWarn
+	}
+	if c.stopping.Load() {
+		level = slog.LevelDebug
 	}
 	ctx := context.Background()
 	if !c.h.Enabled(ctx, level) {

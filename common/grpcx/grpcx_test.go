@@ -373,4 +373,3 @@ func TestErrorMappingRoundTrip(t *testing.T) {
 func TestHealthPrefixMatchesService(t *testing.T) {
 	require.Equal(t, "grpc.health.v1.Health", healthgrpc.Health_ServiceDesc.ServiceName)
 }
-

@@ -24,12 +24,13 @@ type Engine struct {
 	doc     *openapi3.T
 	log     *slog.Logger
 	maxBody int64
+	byItem  map[string]*family // item template → family, for parent messages
 }
 
 // New returns an engine over st that validates bodies against doc and
 // refuses bodies larger than maxBody bytes.
 func New(doc *openapi3.T, st store.Resources, log *slog.Logger, maxBody int64) *Engine {
-	return &Engine{store: st, doc: doc, log: log, maxBody: maxBody}
+	return &Engine{store: st, doc: doc, log: log, maxBody: maxBody, byItem: map[string]*family{}}
 }
 
 // NewRouter returns a router for the /v2 API that answers unknown paths and
@@ -69,6 +70,7 @@ func (e *Engine) Register(r *mux.Router, fams ...Family) error {
 	var problems []string
 	for _, f := range fams {
 		fam := &family{Family: f}
+		e.byItem[f.itemTemplate()] = fam
 		var err error
 		if fam.create, err = e.schema(f.Collection, http.MethodPost, f.Body); err != nil {
 			problems = append(problems, err.Error())
@@ -149,7 +151,7 @@ func (e *Engine) create(w http.ResponseWriter, r *http.Request, f *family, vars 
 		case errors.Is(err, store.ErrExists):
 			return httpx.Errorf(http.StatusConflict, fmt.Sprintf("%s %s already exists", f.Kind, strings.Join(names, "/")))
 		case errors.Is(err, store.ErrNotFound):
-			return httpx.Errorf(http.StatusNotFound, fmt.Sprintf("parent %s not found", rec.Parent))
+			return e.parentNotFound(f, vars)
 		}
 		return err
 	}
@@ -225,11 +227,21 @@ func (e *Engine) parentExists(ctx context.Context, f *family, vars map[string]st
 	}
 	if _, err := e.store.Get(ctx, p); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return httpx.Errorf(http.StatusNotFound, fmt.Sprintf("parent %s not found", p))
+			return e.parentNotFound(f, vars)
 		}
 		return err
 	}
 	return nil
+}
+
+// parentNotFound names the missing parent the way users call it
+// ("project p1 not found").
+func (e *Engine) parentNotFound(f *family, vars map[string]string) error {
+	tmpl := f.Collection[:strings.LastIndex(f.Collection, "/")]
+	if pf, ok := e.byItem[tmpl]; ok {
+		return e.notFound(pf, vars)
+	}
+	return httpx.Errorf(http.StatusNotFound, fmt.Sprintf("parent %s not found", f.ParentKey(vars)))
 }
 
 func (e *Engine) list(w http.ResponseWriter, r *http.Request, f *family, vars map[string]string) error {

@@ -29,7 +29,7 @@ current-context: edge
 func TestCheckKubeconfig(t *testing.T) {
 	cases := []struct {
 		name, data, err string
-		status         int
+		status          int
 	}{
 		{name: "good", data: goodKubeconfig},
 		{name: "not yaml", data: "clusters: [", err: "could not be parsed"},

@@ -215,11 +215,7 @@ func (p *process) startGateway(ctx context.Context, g *errgroup.Group) error {
 	if err != nil {
 		return err
 	}
-	public, err := tlsx.NewReloader(tlsx.Files{
-		CA:   filepath.Join(p.cfg.TLSDir, "ca.crt"),
-		Cert: filepath.Join(p.cfg.TLSDir, "https.crt"),
-		Key:  filepath.Join(p.cfg.TLSDir, "https.key"),
-	}, p.log.With("identity", "https"))
+	public, err := tlsx.NewReloader(tlsx.ServiceFiles(p.cfg.TLSDir, tlsx.HTTPSName), p.log.With("identity", tlsx.HTTPSName))
 	if err != nil {
 		return fmt.Errorf("HTTPS certificate: %w", err)
 	}

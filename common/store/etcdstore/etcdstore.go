@@ -67,6 +67,12 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 // Update implements store.KV.
 func (s *Store) Update(ctx context.Context, key string, fn func(old []byte) ([]byte, error)) error {
 	k := s.prefix + key
+	unlock, err := keyLocks.lock(ctx, k)
+	if err != nil {
+		return fmt.Errorf("etcdstore: update %q: %w", key, err)
+	}
+	defer unlock()
+
 	for attempt := range maxAttempts {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {

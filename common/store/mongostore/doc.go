@@ -32,7 +32,8 @@
 // replaces the document by _id, so two concurrent writers of one document can
 // both "win" a compare-and-swap. The Store therefore also serializes, inside
 // the process, all writes to one key (a lock shared by every Store of the
-// process, keyed by database, collection and key). Atomicity between several
+// process, keyed by database, collection and key; an Update's fn runs under
+// it, so fn must not write the same key). Atomicity between several
 // processes writing the same key relies on the backend: it holds on MongoDB,
 // it does not on FerretDB — which is why FerretDB is only the single-process
 // dev and test default.

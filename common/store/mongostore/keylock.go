@@ -2,37 +2,60 @@ package mongostore
 
 import (
 	"context"
-	"hash/fnv"
+	"sync"
 )
 
-// keyLocks serializes writes to one document inside the process; see the
-// package documentation for why. It is striped: unrelated keys may share a
-// stripe, which only costs some parallelism, since no operation ever holds
-// more than one stripe at a time (so stripes cannot deadlock).
-var keyLocks = newStripedLock(1024)
+// keyLocks serializes the writes to one document inside the process; see
+// the package documentation for why.
+var keyLocks = newKeyedLock()
 
-type stripedLock struct {
-	stripes []chan struct{}
+// keyedLock is one mutex per key, created on demand and dropped when
+// nobody holds or waits for it. Waiting gives up when the context ends.
+// Keys are exact (not hashed into stripes), so holding the lock of one key
+// never blocks an operation on another.
+type keyedLock struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
 }
 
-func newStripedLock(n int) *stripedLock {
-	l := &stripedLock{stripes: make([]chan struct{}, n)}
-	for i := range l.stripes {
-		l.stripes[i] = make(chan struct{}, 1)
+type keyLock struct {
+	held  chan struct{} // capacity 1: full while held
+	users int           // holders and waiters; guarded by keyedLock.mu
+}
+
+func newKeyedLock() *keyedLock {
+	return &keyedLock{locks: map[string]*keyLock{}}
+}
+
+// lock acquires the lock of key, or returns ctx.Err(). The returned function
+// releases it.
+func (l *keyedLock) lock(ctx context.Context, key string) (func(), error) {
+	l.mu.Lock()
+	k := l.locks[key]
+	if k == nil {
+		k = &keyLock{held: make(chan struct{}, 1)}
+		l.locks[key] = k
 	}
-	return l
+	k.users++
+	l.mu.Unlock()
+
+	select {
+	case k.held <- struct{}{}:
+		return func() {
+			<-k.held
+			l.release(key, k)
+		}, nil
+	case <-ctx.Done():
+		l.release(key, k)
+		return nil, ctx.Err()
+	}
 }
 
-// lock acquires the stripe of id, giving up when ctx ends. The returned
-// function releases it.
-func (l *stripedLock) lock(ctx context.Context, id string) (func(), error) {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	s := l.stripes[h.Sum64()%uint64(len(l.stripes))]
-	select {
-	case s <- struct{}{}:
-		return func() { <-s }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+func (l *keyedLock) release(key string, k *keyLock) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k.users--
+	if k.users == 0 {
+		delete(l.locks, key)
 	}
 }
