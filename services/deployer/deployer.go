@@ -74,7 +74,7 @@ type contextState struct {
 func stateKey(id string) string { return "contexts/" + id + "/state" }
 
 // Status implements deployerv1.DeployerServer from the AppContext's record.
-func (s *Service) Status(ctx context.Context, req *deployerv1.ContextRequest) (*deployerv1.ContextStatus, error) {
+func (s *Service) Status(ctx context.Context, req *deployerv1.StatusRequest) (*deployerv1.ContextStatus, error) {
 	kv, err := s.deps.KV.Get(ctx, stateKey(req.GetContextId()))
 	if err != nil {
 		return nil, grpcx.ToStatus(fmt.Errorf("context %s: %w", req.GetContextId(), err))

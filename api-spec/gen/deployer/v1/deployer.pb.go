@@ -21,6 +21,355 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type InstallRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ContextId string                 `protobuf:"bytes,1,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
+	// Stable across revisions of one deployment; the value of the label
+	// edgeway.dev/deployment on every object.
+	DeploymentId      string `protobuf:"bytes,2,opt,name=deployment_id,json=deploymentId,proto3" json:"deployment_id,omitempty"`
+	Revision          int64  `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	PreviousContextId string `protobuf:"bytes,4,opt,name=previous_context_id,json=previousContextId,proto3" json:"previous_context_id,omitempty"`
+	Apps              []*App `protobuf:"bytes,5,rep,name=apps,proto3" json:"apps,omitempty"`
+	// Objects applied on a cluster before any app (logical-cloud namespace,
+	// ResourceQuota, Role, RoleBinding), and deleted after every app.
+	Setup         []*ClusterResources `protobuf:"bytes,6,rep,name=setup,proto3" json:"setup,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallRequest) Reset() {
+	*x = InstallRequest{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallRequest) ProtoMessage() {}
+
+func (x *InstallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallRequest.ProtoReflect.Descriptor instead.
+func (*InstallRequest) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *InstallRequest) GetContextId() string {
+	if x != nil {
+		return x.ContextId
+	}
+	return ""
+}
+
+func (x *InstallRequest) GetDeploymentId() string {
+	if x != nil {
+		return x.DeploymentId
+	}
+	return ""
+}
+
+func (x *InstallRequest) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *InstallRequest) GetPreviousContextId() string {
+	if x != nil {
+		return x.PreviousContextId
+	}
+	return ""
+}
+
+func (x *InstallRequest) GetApps() []*App {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *InstallRequest) GetSetup() []*ClusterResources {
+	if x != nil {
+		return x.Setup
+	}
+	return nil
+}
+
+type App struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DependsOn     []*Dependency          `protobuf:"bytes,2,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
+	Clusters      []*ClusterResources    `protobuf:"bytes,3,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *App) Reset() {
+	*x = App{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *App) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*App) ProtoMessage() {}
+
+func (x *App) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use App.ProtoReflect.Descriptor instead.
+func (*App) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *App) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *App) GetDependsOn() []*Dependency {
+	if x != nil {
+		return x.DependsOn
+	}
+	return nil
+}
+
+func (x *App) GetClusters() []*ClusterResources {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
+type Dependency struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	// "Ready" or "Deployed".
+	OpStatus string `protobuf:"bytes,2,opt,name=op_status,json=opStatus,proto3" json:"op_status,omitempty"`
+	// Extra seconds to wait after the dependency reached op_status.
+	WaitSeconds   int32 `protobuf:"varint,3,opt,name=wait_seconds,json=waitSeconds,proto3" json:"wait_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Dependency) Reset() {
+	*x = Dependency{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dependency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dependency) ProtoMessage() {}
+
+func (x *Dependency) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dependency.ProtoReflect.Descriptor instead.
+func (*Dependency) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Dependency) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *Dependency) GetOpStatus() string {
+	if x != nil {
+		return x.OpStatus
+	}
+	return ""
+}
+
+func (x *Dependency) GetWaitSeconds() int32 {
+	if x != nil {
+		return x.WaitSeconds
+	}
+	return 0
+}
+
+type ClusterResources struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ClusterProvider string                 `protobuf:"bytes,1,opt,name=cluster_provider,json=clusterProvider,proto3" json:"cluster_provider,omitempty"`
+	Cluster         string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// In apply order (CRDs and namespaces first, then helm install order).
+	Resources     []*Resource `protobuf:"bytes,3,rep,name=resources,proto3" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterResources) Reset() {
+	*x = ClusterResources{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterResources) ProtoMessage() {}
+
+func (x *ClusterResources) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterResources.ProtoReflect.Descriptor instead.
+func (*ClusterResources) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ClusterResources) GetClusterProvider() string {
+	if x != nil {
+		return x.ClusterProvider
+	}
+	return ""
+}
+
+func (x *ClusterResources) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ClusterResources) GetResources() []*Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+type Resource struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Kind       string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name       string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace  string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// One YAML or JSON document. The deployer seals Secret manifests
+	// through the secrets service before they reach etcd.
+	Manifest      []byte `protobuf:"bytes,5,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resource) Reset() {
+	*x = Resource{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resource) ProtoMessage() {}
+
+func (x *Resource) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resource.ProtoReflect.Descriptor instead.
+func (*Resource) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Resource) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *Resource) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Resource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Resource) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Resource) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
 type ContextRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ContextId     string                 `protobuf:"bytes,1,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
@@ -30,7 +379,7 @@ type ContextRequest struct {
 
 func (x *ContextRequest) Reset() {
 	*x = ContextRequest{}
-	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[0]
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +391,7 @@ func (x *ContextRequest) String() string {
 func (*ContextRequest) ProtoMessage() {}
 
 func (x *ContextRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[0]
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +404,7 @@ func (x *ContextRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextRequest.ProtoReflect.Descriptor instead.
 func (*ContextRequest) Descriptor() ([]byte, []int) {
-	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{0}
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ContextRequest) GetContextId() string {
@@ -74,7 +423,7 @@ type ContextResponse struct {
 
 func (x *ContextResponse) Reset() {
 	*x = ContextResponse{}
-	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[1]
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -86,7 +435,7 @@ func (x *ContextResponse) String() string {
 func (*ContextResponse) ProtoMessage() {}
 
 func (x *ContextResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[1]
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -99,7 +448,7 @@ func (x *ContextResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextResponse.ProtoReflect.Descriptor instead.
 func (*ContextResponse) Descriptor() ([]byte, []int) {
-	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{1}
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ContextResponse) GetContextId() string {
@@ -109,18 +458,77 @@ func (x *ContextResponse) GetContextId() string {
 	return ""
 }
 
+type StatusRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ContextId string                 `protobuf:"bytes,1,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
+	// Include each resource's live status (EMCO output=detail).
+	Detail        bool `protobuf:"varint,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusRequest) Reset() {
+	*x = StatusRequest{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusRequest) ProtoMessage() {}
+
+func (x *StatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
+func (*StatusRequest) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StatusRequest) GetContextId() string {
+	if x != nil {
+		return x.ContextId
+	}
+	return ""
+}
+
+func (x *StatusRequest) GetDetail() bool {
+	if x != nil {
+		return x.Detail
+	}
+	return false
+}
+
 type ContextStatus struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	ContextId      string                 `protobuf:"bytes,1,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
-	DeployedStatus string                 `protobuf:"bytes,2,opt,name=deployed_status,json=deployedStatus,proto3" json:"deployed_status,omitempty"`
-	ReadyStatus    string                 `protobuf:"bytes,3,opt,name=ready_status,json=readyStatus,proto3" json:"ready_status,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ContextId string                 `protobuf:"bytes,1,opt,name=context_id,json=contextId,proto3" json:"context_id,omitempty"`
+	// Instantiating, Instantiated, InstantiateFailed, Terminating, Terminated,
+	// TerminateFailed, Updating, Updated, UpdateFailed, InstantiateStopped,
+	// TerminateStopped.
+	DeployedStatus string `protobuf:"bytes,2,opt,name=deployed_status,json=deployedStatus,proto3" json:"deployed_status,omitempty"`
+	// Ready when every resource is ready, else NotReady.
+	ReadyStatus   string       `protobuf:"bytes,3,opt,name=ready_status,json=readyStatus,proto3" json:"ready_status,omitempty"`
+	Apps          []*AppStatus `protobuf:"bytes,4,rep,name=apps,proto3" json:"apps,omitempty"`
+	Revision      int64        `protobuf:"varint,5,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ContextStatus) Reset() {
 	*x = ContextStatus{}
-	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[2]
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -132,7 +540,7 @@ func (x *ContextStatus) String() string {
 func (*ContextStatus) ProtoMessage() {}
 
 func (x *ContextStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[2]
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -145,7 +553,7 @@ func (x *ContextStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextStatus.ProtoReflect.Descriptor instead.
 func (*ContextStatus) Descriptor() ([]byte, []int) {
-	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{2}
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ContextStatus) GetContextId() string {
@@ -169,26 +577,336 @@ func (x *ContextStatus) GetReadyStatus() string {
 	return ""
 }
 
+func (x *ContextStatus) GetApps() []*AppStatus {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *ContextStatus) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+type AppStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Clusters      []*ClusterStatus       `protobuf:"bytes,2,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppStatus) Reset() {
+	*x = AppStatus{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppStatus) ProtoMessage() {}
+
+func (x *AppStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppStatus.ProtoReflect.Descriptor instead.
+func (*AppStatus) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AppStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AppStatus) GetClusters() []*ClusterStatus {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
+type ClusterStatus struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ClusterProvider string                 `protobuf:"bytes,1,opt,name=cluster_provider,json=clusterProvider,proto3" json:"cluster_provider,omitempty"`
+	Cluster         string                 `protobuf:"bytes,2,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// Available, Retrying, Unknown.
+	Connectivity string `protobuf:"bytes,3,opt,name=connectivity,proto3" json:"connectivity,omitempty"`
+	// Last error talking to the cluster, if any (no secrets).
+	Error         string            `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Resources     []*ResourceStatus `protobuf:"bytes,5,rep,name=resources,proto3" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatus) Reset() {
+	*x = ClusterStatus{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatus) ProtoMessage() {}
+
+func (x *ClusterStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatus.ProtoReflect.Descriptor instead.
+func (*ClusterStatus) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ClusterStatus) GetClusterProvider() string {
+	if x != nil {
+		return x.ClusterProvider
+	}
+	return ""
+}
+
+func (x *ClusterStatus) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ClusterStatus) GetConnectivity() string {
+	if x != nil {
+		return x.Connectivity
+	}
+	return ""
+}
+
+func (x *ClusterStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ClusterStatus) GetResources() []*ResourceStatus {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+type ResourceStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Group     string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Version   string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Kind      string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name      string                 `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace string                 `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Pending, Applied, Failed, Deleted.
+	DeployedStatus string `protobuf:"bytes,6,opt,name=deployed_status,json=deployedStatus,proto3" json:"deployed_status,omitempty"`
+	// Ready, NotReady, NotPresent.
+	ReadyStatus string `protobuf:"bytes,7,opt,name=ready_status,json=readyStatus,proto3" json:"ready_status,omitempty"`
+	// JSON of the live object's status when requested (detail).
+	Detail        string `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
+	Error         string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceStatus) Reset() {
+	*x = ResourceStatus{}
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceStatus) ProtoMessage() {}
+
+func (x *ResourceStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_deployer_v1_deployer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceStatus.ProtoReflect.Descriptor instead.
+func (*ResourceStatus) Descriptor() ([]byte, []int) {
+	return file_edgeway_deployer_v1_deployer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ResourceStatus) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetDeployedStatus() string {
+	if x != nil {
+		return x.DeployedStatus
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetReadyStatus() string {
+	if x != nil {
+		return x.ReadyStatus
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_edgeway_deployer_v1_deployer_proto protoreflect.FileDescriptor
 
 const file_edgeway_deployer_v1_deployer_proto_rawDesc = "" +
 	"\n" +
-	"\"edgeway/deployer/v1/deployer.proto\x12\x13edgeway.deployer.v1\"/\n" +
+	"\"edgeway/deployer/v1/deployer.proto\x12\x13edgeway.deployer.v1\"\x8b\x02\n" +
+	"\x0eInstallRequest\x12\x1d\n" +
+	"\n" +
+	"context_id\x18\x01 \x01(\tR\tcontextId\x12#\n" +
+	"\rdeployment_id\x18\x02 \x01(\tR\fdeploymentId\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\x12.\n" +
+	"\x13previous_context_id\x18\x04 \x01(\tR\x11previousContextId\x12,\n" +
+	"\x04apps\x18\x05 \x03(\v2\x18.edgeway.deployer.v1.AppR\x04apps\x12;\n" +
+	"\x05setup\x18\x06 \x03(\v2%.edgeway.deployer.v1.ClusterResourcesR\x05setup\"\x9c\x01\n" +
+	"\x03App\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
+	"\n" +
+	"depends_on\x18\x02 \x03(\v2\x1f.edgeway.deployer.v1.DependencyR\tdependsOn\x12A\n" +
+	"\bclusters\x18\x03 \x03(\v2%.edgeway.deployer.v1.ClusterResourcesR\bclusters\"^\n" +
+	"\n" +
+	"Dependency\x12\x10\n" +
+	"\x03app\x18\x01 \x01(\tR\x03app\x12\x1b\n" +
+	"\top_status\x18\x02 \x01(\tR\bopStatus\x12!\n" +
+	"\fwait_seconds\x18\x03 \x01(\x05R\vwaitSeconds\"\x94\x01\n" +
+	"\x10ClusterResources\x12)\n" +
+	"\x10cluster_provider\x18\x01 \x01(\tR\x0fclusterProvider\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12;\n" +
+	"\tresources\x18\x03 \x03(\v2\x1d.edgeway.deployer.v1.ResourceR\tresources\"\x8d\x01\n" +
+	"\bResource\x12\x1f\n" +
+	"\vapi_version\x18\x01 \x01(\tR\n" +
+	"apiVersion\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\x1a\n" +
+	"\bmanifest\x18\x05 \x01(\fR\bmanifest\"/\n" +
 	"\x0eContextRequest\x12\x1d\n" +
 	"\n" +
 	"context_id\x18\x01 \x01(\tR\tcontextId\"0\n" +
 	"\x0fContextResponse\x12\x1d\n" +
 	"\n" +
-	"context_id\x18\x01 \x01(\tR\tcontextId\"z\n" +
+	"context_id\x18\x01 \x01(\tR\tcontextId\"F\n" +
+	"\rStatusRequest\x12\x1d\n" +
+	"\n" +
+	"context_id\x18\x01 \x01(\tR\tcontextId\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\bR\x06detail\"\xca\x01\n" +
 	"\rContextStatus\x12\x1d\n" +
 	"\n" +
 	"context_id\x18\x01 \x01(\tR\tcontextId\x12'\n" +
 	"\x0fdeployed_status\x18\x02 \x01(\tR\x0edeployedStatus\x12!\n" +
-	"\fready_status\x18\x03 \x01(\tR\vreadyStatus2\x8b\x02\n" +
+	"\fready_status\x18\x03 \x01(\tR\vreadyStatus\x122\n" +
+	"\x04apps\x18\x04 \x03(\v2\x1e.edgeway.deployer.v1.AppStatusR\x04apps\x12\x1a\n" +
+	"\brevision\x18\x05 \x01(\x03R\brevision\"_\n" +
+	"\tAppStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12>\n" +
+	"\bclusters\x18\x02 \x03(\v2\".edgeway.deployer.v1.ClusterStatusR\bclusters\"\xd1\x01\n" +
+	"\rClusterStatus\x12)\n" +
+	"\x10cluster_provider\x18\x01 \x01(\tR\x0fclusterProvider\x12\x18\n" +
+	"\acluster\x18\x02 \x01(\tR\acluster\x12\"\n" +
+	"\fconnectivity\x18\x03 \x01(\tR\fconnectivity\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12A\n" +
+	"\tresources\x18\x05 \x03(\v2#.edgeway.deployer.v1.ResourceStatusR\tresources\"\x80\x02\n" +
+	"\x0eResourceStatus\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x12'\n" +
+	"\x0fdeployed_status\x18\x06 \x01(\tR\x0edeployedStatus\x12!\n" +
+	"\fready_status\x18\a \x01(\tR\vreadyStatus\x12\x16\n" +
+	"\x06detail\x18\b \x01(\tR\x06detail\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error2\xdd\x02\n" +
 	"\bDeployer\x12T\n" +
-	"\aInstall\x12#.edgeway.deployer.v1.ContextRequest\x1a$.edgeway.deployer.v1.ContextResponse\x12V\n" +
+	"\aInstall\x12#.edgeway.deployer.v1.InstallRequest\x1a$.edgeway.deployer.v1.ContextResponse\x12V\n" +
 	"\tUninstall\x12#.edgeway.deployer.v1.ContextRequest\x1a$.edgeway.deployer.v1.ContextResponse\x12Q\n" +
-	"\x06Status\x12#.edgeway.deployer.v1.ContextRequest\x1a\".edgeway.deployer.v1.ContextStatusB1Z/edgeway.dev/api-spec/gen/deployer/v1;deployerv1b\x06proto3"
+	"\x04Stop\x12#.edgeway.deployer.v1.ContextRequest\x1a$.edgeway.deployer.v1.ContextResponse\x12P\n" +
+	"\x06Status\x12\".edgeway.deployer.v1.StatusRequest\x1a\".edgeway.deployer.v1.ContextStatusB1Z/edgeway.dev/api-spec/gen/deployer/v1;deployerv1b\x06proto3"
 
 var (
 	file_edgeway_deployer_v1_deployer_proto_rawDescOnce sync.Once
@@ -202,24 +920,43 @@ func file_edgeway_deployer_v1_deployer_proto_rawDescGZIP() []byte {
 	return file_edgeway_deployer_v1_deployer_proto_rawDescData
 }
 
-var file_edgeway_deployer_v1_deployer_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_edgeway_deployer_v1_deployer_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_edgeway_deployer_v1_deployer_proto_goTypes = []any{
-	(*ContextRequest)(nil),  // 0: edgeway.deployer.v1.ContextRequest
-	(*ContextResponse)(nil), // 1: edgeway.deployer.v1.ContextResponse
-	(*ContextStatus)(nil),   // 2: edgeway.deployer.v1.ContextStatus
+	(*InstallRequest)(nil),   // 0: edgeway.deployer.v1.InstallRequest
+	(*App)(nil),              // 1: edgeway.deployer.v1.App
+	(*Dependency)(nil),       // 2: edgeway.deployer.v1.Dependency
+	(*ClusterResources)(nil), // 3: edgeway.deployer.v1.ClusterResources
+	(*Resource)(nil),         // 4: edgeway.deployer.v1.Resource
+	(*ContextRequest)(nil),   // 5: edgeway.deployer.v1.ContextRequest
+	(*ContextResponse)(nil),  // 6: edgeway.deployer.v1.ContextResponse
+	(*StatusRequest)(nil),    // 7: edgeway.deployer.v1.StatusRequest
+	(*ContextStatus)(nil),    // 8: edgeway.deployer.v1.ContextStatus
+	(*AppStatus)(nil),        // 9: edgeway.deployer.v1.AppStatus
+	(*ClusterStatus)(nil),    // 10: edgeway.deployer.v1.ClusterStatus
+	(*ResourceStatus)(nil),   // 11: edgeway.deployer.v1.ResourceStatus
 }
 var file_edgeway_deployer_v1_deployer_proto_depIdxs = []int32{
-	0, // 0: edgeway.deployer.v1.Deployer.Install:input_type -> edgeway.deployer.v1.ContextRequest
-	0, // 1: edgeway.deployer.v1.Deployer.Uninstall:input_type -> edgeway.deployer.v1.ContextRequest
-	0, // 2: edgeway.deployer.v1.Deployer.Status:input_type -> edgeway.deployer.v1.ContextRequest
-	1, // 3: edgeway.deployer.v1.Deployer.Install:output_type -> edgeway.deployer.v1.ContextResponse
-	1, // 4: edgeway.deployer.v1.Deployer.Uninstall:output_type -> edgeway.deployer.v1.ContextResponse
-	2, // 5: edgeway.deployer.v1.Deployer.Status:output_type -> edgeway.deployer.v1.ContextStatus
-	3, // [3:6] is the sub-list for method output_type
-	0, // [0:3] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	1,  // 0: edgeway.deployer.v1.InstallRequest.apps:type_name -> edgeway.deployer.v1.App
+	3,  // 1: edgeway.deployer.v1.InstallRequest.setup:type_name -> edgeway.deployer.v1.ClusterResources
+	2,  // 2: edgeway.deployer.v1.App.depends_on:type_name -> edgeway.deployer.v1.Dependency
+	3,  // 3: edgeway.deployer.v1.App.clusters:type_name -> edgeway.deployer.v1.ClusterResources
+	4,  // 4: edgeway.deployer.v1.ClusterResources.resources:type_name -> edgeway.deployer.v1.Resource
+	9,  // 5: edgeway.deployer.v1.ContextStatus.apps:type_name -> edgeway.deployer.v1.AppStatus
+	10, // 6: edgeway.deployer.v1.AppStatus.clusters:type_name -> edgeway.deployer.v1.ClusterStatus
+	11, // 7: edgeway.deployer.v1.ClusterStatus.resources:type_name -> edgeway.deployer.v1.ResourceStatus
+	0,  // 8: edgeway.deployer.v1.Deployer.Install:input_type -> edgeway.deployer.v1.InstallRequest
+	5,  // 9: edgeway.deployer.v1.Deployer.Uninstall:input_type -> edgeway.deployer.v1.ContextRequest
+	5,  // 10: edgeway.deployer.v1.Deployer.Stop:input_type -> edgeway.deployer.v1.ContextRequest
+	7,  // 11: edgeway.deployer.v1.Deployer.Status:input_type -> edgeway.deployer.v1.StatusRequest
+	6,  // 12: edgeway.deployer.v1.Deployer.Install:output_type -> edgeway.deployer.v1.ContextResponse
+	6,  // 13: edgeway.deployer.v1.Deployer.Uninstall:output_type -> edgeway.deployer.v1.ContextResponse
+	6,  // 14: edgeway.deployer.v1.Deployer.Stop:output_type -> edgeway.deployer.v1.ContextResponse
+	8,  // 15: edgeway.deployer.v1.Deployer.Status:output_type -> edgeway.deployer.v1.ContextStatus
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_edgeway_deployer_v1_deployer_proto_init() }
@@ -233,7 +970,7 @@ func file_edgeway_deployer_v1_deployer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_edgeway_deployer_v1_deployer_proto_rawDesc), len(file_edgeway_deployer_v1_deployer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

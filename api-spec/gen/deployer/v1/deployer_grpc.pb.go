@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Deployer_Install_FullMethodName   = "/edgeway.deployer.v1.Deployer/Install"
 	Deployer_Uninstall_FullMethodName = "/edgeway.deployer.v1.Deployer/Uninstall"
+	Deployer_Stop_FullMethodName      = "/edgeway.deployer.v1.Deployer/Stop"
 	Deployer_Status_FullMethodName    = "/edgeway.deployer.v1.Deployer/Status"
 )
 
@@ -28,14 +29,22 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Deployer pushes rendered AppContexts to clusters and reports on them.
+// Deployer owns the runtime state of deployments (AppContexts, in etcd) and
+// pushes rendered resources to edge clusters with server-side apply.
 type DeployerClient interface {
-	// Install starts applying an AppContext already written to etcd.
-	Install(ctx context.Context, in *ContextRequest, opts ...grpc.CallOption) (*ContextResponse, error)
-	// Uninstall deletes every object of an AppContext from its clusters.
+	// Install stores a rendered AppContext and starts applying it in the
+	// background. Idempotent per context_id: installing the same id again
+	// changes nothing. With previous_context_id set (update, rollback), the
+	// objects of the previous context that this one no longer has are pruned
+	// once this context is applied, and the previous context is superseded.
+	Install(ctx context.Context, in *InstallRequest, opts ...grpc.CallOption) (*ContextResponse, error)
+	// Uninstall deletes every object of the context from its clusters
+	// (terminate), in reverse apply order, then reports Terminated.
 	Uninstall(ctx context.Context, in *ContextRequest, opts ...grpc.CallOption) (*ContextResponse, error)
-	// Status reports the deployed and ready state of an AppContext.
-	Status(ctx context.Context, in *ContextRequest, opts ...grpc.CallOption) (*ContextStatus, error)
+	// Stop cancels the work in progress on the context (EMCO's stop).
+	Stop(ctx context.Context, in *ContextRequest, opts ...grpc.CallOption) (*ContextResponse, error)
+	// Status reports the deployed and ready state of every resource.
+	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*ContextStatus, error)
 }
 
 type deployerClient struct {
@@ -46,7 +55,7 @@ func NewDeployerClient(cc grpc.ClientConnInterface) DeployerClient {
 	return &deployerClient{cc}
 }
 
-func (c *deployerClient) Install(ctx context.Context, in *ContextRequest, opts ...grpc.CallOption) (*ContextResponse, error) {
+func (c *deployerClient) Install(ctx context.Context, in *InstallRequest, opts ...grpc.CallOption) (*ContextResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ContextResponse)
 	err := c.cc.Invoke(ctx, Deployer_Install_FullMethodName, in, out, cOpts...)
@@ -66,7 +75,17 @@ func (c *deployerClient) Uninstall(ctx context.Context, in *ContextRequest, opts
 	return out, nil
 }
 
-func (c *deployerClient) Status(ctx context.Context, in *ContextRequest, opts ...grpc.CallOption) (*ContextStatus, error) {
+func (c *deployerClient) Stop(ctx context.Context, in *ContextRequest, opts ...grpc.CallOption) (*ContextResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContextResponse)
+	err := c.cc.Invoke(ctx, Deployer_Stop_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *deployerClient) Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*ContextStatus, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ContextStatus)
 	err := c.cc.Invoke(ctx, Deployer_Status_FullMethodName, in, out, cOpts...)
@@ -80,14 +99,22 @@ func (c *deployerClient) Status(ctx context.Context, in *ContextRequest, opts ..
 // All implementations must embed UnimplementedDeployerServer
 // for forward compatibility.
 //
-// Deployer pushes rendered AppContexts to clusters and reports on them.
+// Deployer owns the runtime state of deployments (AppContexts, in etcd) and
+// pushes rendered resources to edge clusters with server-side apply.
 type DeployerServer interface {
-	// Install starts applying an AppContext already written to etcd.
-	Install(context.Context, *ContextRequest) (*ContextResponse, error)
-	// Uninstall deletes every object of an AppContext from its clusters.
+	// Install stores a rendered AppContext and starts applying it in the
+	// background. Idempotent per context_id: installing the same id again
+	// changes nothing. With previous_context_id set (update, rollback), the
+	// objects of the previous context that this one no longer has are pruned
+	// once this context is applied, and the previous context is superseded.
+	Install(context.Context, *InstallRequest) (*ContextResponse, error)
+	// Uninstall deletes every object of the context from its clusters
+	// (terminate), in reverse apply order, then reports Terminated.
 	Uninstall(context.Context, *ContextRequest) (*ContextResponse, error)
-	// Status reports the deployed and ready state of an AppContext.
-	Status(context.Context, *ContextRequest) (*ContextStatus, error)
+	// Stop cancels the work in progress on the context (EMCO's stop).
+	Stop(context.Context, *ContextRequest) (*ContextResponse, error)
+	// Status reports the deployed and ready state of every resource.
+	Status(context.Context, *StatusRequest) (*ContextStatus, error)
 	mustEmbedUnimplementedDeployerServer()
 }
 
@@ -98,13 +125,16 @@ type DeployerServer interface {
 // pointer dereference when methods are called.
 type UnimplementedDeployerServer struct{}
 
-func (UnimplementedDeployerServer) Install(context.Context, *ContextRequest) (*ContextResponse, error) {
+func (UnimplementedDeployerServer) Install(context.Context, *InstallRequest) (*ContextResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Install not implemented")
 }
 func (UnimplementedDeployerServer) Uninstall(context.Context, *ContextRequest) (*ContextResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Uninstall not implemented")
 }
-func (UnimplementedDeployerServer) Status(context.Context, *ContextRequest) (*ContextStatus, error) {
+func (UnimplementedDeployerServer) Stop(context.Context, *ContextRequest) (*ContextResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stop not implemented")
+}
+func (UnimplementedDeployerServer) Status(context.Context, *StatusRequest) (*ContextStatus, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
 }
 func (UnimplementedDeployerServer) mustEmbedUnimplementedDeployerServer() {}
@@ -129,7 +159,7 @@ func RegisterDeployerServer(s grpc.ServiceRegistrar, srv DeployerServer) {
 }
 
 func _Deployer_Install_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ContextRequest)
+	in := new(InstallRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -141,7 +171,7 @@ func _Deployer_Install_Handler(srv interface{}, ctx context.Context, dec func(in
 		FullMethod: Deployer_Install_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(DeployerServer).Install(ctx, req.(*ContextRequest))
+		return srv.(DeployerServer).Install(ctx, req.(*InstallRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -164,8 +194,26 @@ func _Deployer_Uninstall_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Deployer_Status_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+func _Deployer_Stop_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ContextRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeployerServer).Stop(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Deployer_Stop_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeployerServer).Stop(ctx, req.(*ContextRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Deployer_Status_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatusRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -177,7 +225,7 @@ func _Deployer_Status_Handler(srv interface{}, ctx context.Context, dec func(int
 		FullMethod: Deployer_Status_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(DeployerServer).Status(ctx, req.(*ContextRequest))
+		return srv.(DeployerServer).Status(ctx, req.(*StatusRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -196,6 +244,10 @@ var Deployer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Uninstall",
 			Handler:    _Deployer_Uninstall_Handler,
+		},
+		{
+			MethodName: "Stop",
+			Handler:    _Deployer_Stop_Handler,
 		},
 		{
 			MethodName: "Status",
