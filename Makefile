@@ -7,10 +7,15 @@ DATA_DIR ?= .edgeway
 PKGS = $(shell $(GO) list -m -f '{{.Path}}/...')
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run build test vet generate check-generated fmt-check unit fuzz clean
+.PHONY: run serve build test vet generate check-generated fmt-check unit fuzz clean
 
-## run: build and start every service in one process with embedded stores under $(DATA_DIR)
+## run: two local edge clusters + every service in one process (embedded stores under $(DATA_DIR)), clusters registered
 run: build
+	$(GO) build -o $(BIN)/dev-run edgeway.dev/tests/cmd/dev-run
+	$(BIN)/dev-run --data-dir $(DATA_DIR) --edgeway $(BIN)/edgeway
+
+## serve: only Edgeway (no edge clusters)
+serve: build
 	$(BIN)/edgeway serve --target=all --dev --data-dir $(DATA_DIR)
 
 ## build: build the launcher and the CLI into ./bin

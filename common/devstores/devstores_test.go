@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -95,7 +96,7 @@ func TestLoopbackOnly(t *testing.T) {
 }
 
 func TestConnectUnavailable(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 300_000_000) // 300 ms
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	_, err := devstores.Connect(ctx, "mongodb://127.0.0.1:1/")
 	require.ErrorIs(t, err, store.ErrUnavailable)

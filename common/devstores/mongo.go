@@ -29,7 +29,8 @@ type Mongo struct {
 
 // StartMongo runs FerretDB with its data in dir (created if missing),
 // listening on listenAddr, a loopback "host:port" (port 0 picks a free one),
-// and returns once it answers a ping. FerretDB logs to log at warning level
+// and returns once it answers a ping (ctx bounds that wait, 60 s at most; it
+// does not bound FerretDB's life, Stop does). FerretDB logs to log at warning level
 // and above, less the wire dumps of failed commands; log may be nil.
 //
 // Clients should disconnect before Stop: FerretDB gives connected clients up

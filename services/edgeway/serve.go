@@ -19,7 +19,9 @@ import (
 	"google.golang.org/grpc"
 
 	clusterregistryv1 "edgeway.dev/api-spec/gen/clusterregistry/v1"
+	deployerv1 "edgeway.dev/api-spec/gen/deployer/v1"
 	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
+	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/api-spec/openapi"
 	"edgeway.dev/common/grpcx"
@@ -190,8 +192,17 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		if err != nil {
 			return nil, err
 		}
+		pl, err := p.dial(name, placement.Name)
+		if err != nil {
+			return nil, err
+		}
+		dp, err := p.dial(name, deployer.Name)
+		if err != nil {
+			return nil, err
+		}
 		return orchestrator.New(orchestrator.Config{MaxBodyBytes: p.cfg.MaxBodyBytes}, orchestrator.Deps{
 			Log: log, Store: res, Contract: contract, ClusterRegistry: clusterregistryv1.NewClusterRegistryClient(cr),
+			Placement: placementv1.NewPlacementClient(pl), Deployer: deployerv1.NewDeployerClient(dp),
 		})
 	case clusterregistry.Name:
 		oc, err := p.dial(name, orchestrator.Name)

@@ -10,7 +10,9 @@ import (
 	"google.golang.org/grpc"
 
 	clusterregistryv1 "edgeway.dev/api-spec/gen/clusterregistry/v1"
+	deployerv1 "edgeway.dev/api-spec/gen/deployer/v1"
 	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
+	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/rest"
 	"edgeway.dev/common/store"
@@ -35,6 +37,10 @@ type Deps struct {
 	Contract *openapi3.T
 	// ClusterRegistry answers questions about clusters.
 	ClusterRegistry clusterregistryv1.ClusterRegistryClient
+	// Placement resolves placement intents to clusters.
+	Placement placementv1.PlacementClient
+	// Deployer applies AppContexts to clusters.
+	Deployer deployerv1.DeployerClient
 }
 
 // Service is the orchestrator.
@@ -48,7 +54,8 @@ type Service struct {
 // New builds the orchestrator; it fails when the contract lacks a schema
 // for one of its routes.
 func New(cfg Config, deps Deps) (*Service, error) {
-	if deps.Store == nil || deps.Contract == nil || deps.ClusterRegistry == nil || deps.Log == nil {
+	if deps.Store == nil || deps.Contract == nil || deps.ClusterRegistry == nil ||
+		deps.Placement == nil || deps.Deployer == nil || deps.Log == nil {
 		return nil, errors.New("orchestrator: missing dependency")
 	}
 	s := &Service{cfg: cfg, deps: deps}
@@ -57,6 +64,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err := eng.Register(r, s.families()...); err != nil {
 		return nil, err
 	}
+	s.registerLifecycle(r)
 	s.handler = r
 	return s, nil
 }

@@ -42,7 +42,10 @@ func New(ctx context.Context, db *mongo.Database, collection string) (*Store, er
 		return nil, errors.New("mongostore: empty collection name")
 	}
 	coll := db.Collection(collection)
-	_, err := coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+	// One createIndexes call per index: FerretDB v1.24 panics (and drops the
+	// connection) when a single call names several indexes that all exist
+	// already, i.e. on every restart.
+	for _, idx := range []mongo.IndexModel{
 		{
 			Keys:    bson.D{{Key: fieldParent, Value: 1}, {Key: fieldKind, Value: 1}},
 			Options: options.Index().SetName("parent_kind"),
@@ -51,9 +54,10 @@ func New(ctx context.Context, db *mongo.Database, collection string) (*Store, er
 			Keys:    bson.D{{Key: fieldRefs, Value: 1}},
 			Options: options.Index().SetName("refs"),
 		},
-	})
-	if err != nil {
-		return nil, wrap("create indexes on", db.Name()+"."+collection, err)
+	} {
+		if _, err := coll.Indexes().CreateOne(ctx, idx); err != nil {
+			return nil, wrap("create indexes on", db.Name()+"."+collection, err)
+		}
 	}
 	return &Store{coll: coll, lockNS: db.Name() + "." + collection + "\x00"}, nil
 }
@@ -88,22 +92,35 @@ func (s *Store) Create(ctx context.Context, rec store.Record) (store.Record, err
 	}
 	defer unlock()
 
-	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
-		return store.Record{}, wrap("create", rec.Key, err)
+	_, err = s.coll.InsertOne(ctx, doc)
+	if rec.Parent == "" || mongo.IsDuplicateKeyError(err) {
+		if err != nil {
+			return store.Record{}, wrap("create", rec.Key, err)
+		}
+		return doc.record(), nil
 	}
-	if rec.Parent != "" {
-		// The parent may have been deleted, or marked by a Delete that did
-		// not see this record yet, after the first check.
-		if err := s.checkParent(ctx, rec.Parent); err != nil {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			defer cancel()
-			if _, derr := s.coll.DeleteOne(cctx, bson.D{{Key: fieldID, Value: rec.Key}}); derr != nil {
-				return store.Record{}, errors.Join(err, wrap("remove record created under vanished parent", rec.Key, derr))
-			}
-			return store.Record{}, err
+
+	// Read the parent again: a Delete may have marked or removed it after
+	// the first check without seeing the new record. This and the undo run
+	// even if ctx has ended (the insert may have happened all the same), so
+	// that no record stays under a parent that is going away.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	perr := s.checkParent(cctx, rec.Parent)
+	if err == nil && perr == nil {
+		return doc.record(), nil
+	}
+	// Remove the record if it was inserted, or if the parent is gone (then
+	// the record is an orphan, whoever inserted it).
+	if perr != nil && (err == nil || errors.Is(perr, store.ErrNotFound)) {
+		if _, derr := s.coll.DeleteOne(cctx, bson.D{{Key: fieldID, Value: rec.Key}}); derr != nil {
+			perr = errors.Join(perr, wrap("remove record created under vanished parent", rec.Key, derr))
 		}
 	}
-	return doc.record(), nil
+	if err != nil {
+		return store.Record{}, wrap("create", rec.Key, err)
+	}
+	return store.Record{}, perr
 }
 
 // checkParent returns nil when parent exists and no Delete holds a live mark
@@ -197,16 +214,18 @@ func (s *Store) Update(ctx context.Context, key string, fn func(store.Record) (s
 		if err != nil {
 			return store.Record{}, err
 		}
-		update := bson.D{{Key: "$set", Value: bson.D{
+		set := bson.D{
 			{Key: fieldRefs, Value: doc.Refs},
 			{Key: fieldBody, Value: doc.Body},
 			{Key: fieldVersion, Value: doc.Version},
-		}}}
+		}
+		update := bson.D{}
 		if doc.File != nil {
-			update[0].Value = append(update[0].Value.(bson.D), bson.E{Key: fieldFile, Value: doc.File})
+			set = append(set, bson.E{Key: fieldFile, Value: doc.File})
 		} else {
 			update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: fieldFile, Value: ""}}})
 		}
+		update = append(update, bson.E{Key: "$set", Value: set})
 		res, err := s.coll.UpdateOne(ctx,
 			bson.D{{Key: fieldID, Value: key}, {Key: fieldVersion, Value: cur.Version}}, update)
 		if err != nil {

@@ -84,6 +84,16 @@ func TestConformanceMongoDB(t *testing.T) {
 	conformance.RunResources(t, func(t *testing.T) store.Resources { return newStore(t, db) })
 }
 
+// TestNewTwice opens a Store twice on one collection, as every restart does.
+func TestNewTwice(t *testing.T) {
+	db := ferret.Database("twice")
+	for range 2 {
+		s, err := mongostore.New(t.Context(), db, "resources")
+		require.NoError(t, err)
+		require.NoError(t, s.Ping(t.Context()))
+	}
+}
+
 // TestDocumentShape checks the stored form: string _id, JSON body as a
 // string, file as binary, version as int64.
 func TestDocumentShape(t *testing.T) {
