@@ -55,6 +55,7 @@ var resources = []resource{
 	{lc + "/cluster-quotas", lc + "/cluster-quotas/{clusterQuota}", jsonBody, []string{"metadata", "spec"}, false},
 	{lc + "/kv-pairs", lc + "/kv-pairs/{kvPair}", jsonBody, []string{"metadata", "spec"}, false},
 	{"/controllers", "/controllers/{controller}", jsonBody, []string{"metadata", "spec"}, false},
+	{"/projects/{project}/role-bindings", "/projects/{project}/role-bindings/{roleBinding}", jsonBody, []string{"metadata", "spec"}, false},
 	{"/cluster-providers", "/cluster-providers/{clusterProvider}", jsonBody, []string{"metadata", "spec"}, false},
 	{"/cluster-providers/{clusterProvider}/clusters", cl, multipartBody, []string{"metadata", "spec"}, false},
 	{cl + "/labels", cl + "/labels/{clusterLabel}", jsonBody, []string{"clusterLabel"}, true},
@@ -74,6 +75,7 @@ var lifecycle = []struct {
 	{dig + "/rollback", http.MethodPost, http.StatusAccepted, jsonBody},
 	{dig + "/stop", http.MethodPost, http.StatusAccepted, noBody},
 	{dig + "/status", http.MethodGet, http.StatusOK, noBody},
+	{"/audit", http.MethodGet, http.StatusOK, noBody},
 }
 
 type opSpec struct {

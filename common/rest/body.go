@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"regexp"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -235,7 +236,13 @@ func Validate(schema *openapi3.Schema, doc map[string]any) error {
 	}
 	var se *openapi3.SchemaError
 	msg := "body does not match the resource schema"
+	status := http.StatusBadRequest
 	if errors.As(err, &se) {
+		if se.SchemaField == "type" {
+			// A value of the wrong type does not decode into the resource.
+			status = http.StatusUnprocessableEntity
+			msg = "body does not decode into the resource"
+		}
 		loc := strings.Join(se.JSONPointer(), ".")
 		if loc != "" {
 			msg += ": " + loc
@@ -244,7 +251,7 @@ func Validate(schema *openapi3.Schema, doc map[string]any) error {
 			msg += ": " + se.Reason
 		}
 	}
-	return &httpx.Error{Status: http.StatusBadRequest, Msg: msg, Err: err}
+	return &httpx.Error{Status: status, Msg: msg, Err: err}
 }
 
 // writeWithFile answers a GET of a family with an attached file according
@@ -282,3 +289,9 @@ func writeWithFile(w http.ResponseWriter, r *http.Request, body, file []byte) er
 	}
 	return nil
 }
+
+// namePattern is the contract's resource name pattern.
+var namePattern = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+
+// ValidName reports whether s is a valid resource name.
+func ValidName(s string) bool { return len(s) <= 128 && namePattern.MatchString(s) }

@@ -50,6 +50,14 @@ func NewRouter() *mux.Router {
 					httpx.SetRoute(req, t)
 				}
 			}
+			// Every path variable is a resource name: one outside the name
+			// pattern is a bad request, not a missing object.
+			for k, v := range mux.Vars(req) {
+				if !ValidName(v) {
+					httpx.WriteProblem(w, req, http.StatusBadRequest, fmt.Sprintf("%s %q is not a valid name", k, v))
+					return
+				}
+			}
 			next.ServeHTTP(w, req)
 		})
 	})
@@ -154,6 +162,14 @@ func (e *Engine) create(w http.ResponseWriter, r *http.Request, f *family, vars 
 			return e.parentNotFound(f, vars)
 		}
 		return err
+	}
+	if f.AfterCreate != nil {
+		if err := f.AfterCreate(r.Context(), rec.Key, o); err != nil {
+			if derr := e.store.Delete(context.WithoutCancel(r.Context()), rec.Key); derr != nil {
+				e.log.ErrorContext(r.Context(), "could not undo a create", "key", rec.Key, "error", derr)
+			}
+			return err
+		}
 	}
 	httpx.WriteRawJSON(w, http.StatusCreated, o.Raw)
 	return nil

@@ -80,6 +80,9 @@ type Family struct {
 	Check func(ctx context.Context, o *Object) (refs []string, err error)
 	// StoreFile transforms the file before it is stored (sealing).
 	StoreFile func(ctx context.Context, key string, file []byte) ([]byte, error)
+	// AfterCreate runs once the object is stored; when it fails, the object
+	// is removed again and the create fails.
+	AfterCreate func(ctx context.Context, key string, o *Object) error
 	// BeforeDelete runs before a delete (references held by other services).
 	BeforeDelete func(ctx context.Context, key string, vars map[string]string) error
 	// Deleted runs after a successful delete (cleanup owned elsewhere).

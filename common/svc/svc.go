@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
+	"edgeway.dev/common/ratelimit"
 	"edgeway.dev/common/tlsx"
 )
 
@@ -41,11 +44,13 @@ type Options struct {
 	// TLS is the service's mTLS server configuration (client certificates
 	// required).
 	TLS *tls.Config
+	// CallerLimit bounds gRPC calls per calling service (nil: no limit).
+	CallerLimit *ratelimit.Limiter
 }
 
 // Serve runs s on ln until ctx ends, then shuts down gracefully.
 func Serve(ctx context.Context, s Service, ln net.Listener, o Options) error {
-	gs, _ := grpcx.NewServer(nil, s.Policy(), o.Log)
+	gs, _ := grpcx.NewServer(nil, s.Policy(), o.Log, grpc.ChainUnaryInterceptor(limitCallers(o.CallerLimit)))
 	s.RegisterGRPC(gs)
 	rest := s.REST()
 	if rest != nil {
@@ -86,4 +91,16 @@ func Serve(ctx context.Context, s Service, ln net.Listener, o Options) error {
 		err = nil
 	}
 	return err
+}
+
+// limitCallers answers RESOURCE_EXHAUSTED when a calling service exceeds
+// its token bucket.
+func limitCallers(l *ratelimit.Limiter) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		caller, _ := grpcx.Caller(ctx)
+		if ok, wait := l.Allow(caller); !ok {
+			return nil, status.Errorf(codes.ResourceExhausted, "rate limit exceeded for %s; retry in %s", caller, wait.Round(time.Millisecond))
+		}
+		return handler(ctx, req)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	clusterregistryv1 "edgeway.dev/api-spec/gen/clusterregistry/v1"
 	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
+	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
 	"edgeway.dev/common/rest"
@@ -38,6 +39,8 @@ type Deps struct {
 	Contract     *openapi3.T
 	Orchestrator orchestratorv1.OrchestratorClient
 	Secrets      secretsv1.SecretsClient
+	// Auth verifies the bearer token of every request.
+	Auth *auth.Verifier
 }
 
 // Service is the cluster registry.
@@ -57,7 +60,7 @@ const (
 
 // New builds the registry.
 func New(cfg Config, deps Deps) (*Service, error) {
-	if deps.Store == nil || deps.Contract == nil || deps.Orchestrator == nil || deps.Secrets == nil || deps.Log == nil {
+	if deps.Store == nil || deps.Contract == nil || deps.Orchestrator == nil || deps.Secrets == nil || deps.Auth == nil || deps.Log == nil {
 		return nil, errors.New("clusterregistry: missing dependency")
 	}
 	s := &Service{cfg: cfg, deps: deps}
@@ -76,8 +79,22 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = r
+	s.handler = auth.Middleware(deps.Auth, deps.Log)(adminOnly(r))
 	return s, nil
+}
+
+// adminOnly lets only platform admins manage (and read) cluster providers,
+// clusters, labels and kv-pairs; project members see clusters only through
+// their deployments' status.
+func adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := auth.FromContext(r.Context())
+		if !ok || !id.Admin {
+			httpx.WriteProblem(w, r, http.StatusForbidden, "cluster providers and clusters are managed by platform admins")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Name implements svc.Service.

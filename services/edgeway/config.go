@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"edgeway.dev/common/auth"
 )
 
 // Services that serve on an internal mTLS listener, in start order.
@@ -33,6 +35,14 @@ type serveConfig struct {
 	Addrs         map[string]*string // service → internal address
 	MaxBodyBytes  int64
 	LogLevel      string
+	Auth          auth.Config
+	// Rate limits: requests per second and burst per identity (gateway),
+	// per client address (gateway), per calling service (gRPC).
+	RatePerIdentity, RatePerAddress, RatePerService    float64
+	BurstPerIdentity, BurstPerAddress, BurstPerService int
+	// Deployer: clusters worked on at once per deployment, and failed
+	// attempts before an unreachable cluster is given up (0: forever).
+	ClusterConcurrency, RetryLimit int
 }
 
 func defaultAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", 9101+i) }
@@ -56,12 +66,32 @@ func (c *serveConfig) RegisterFlags(fs *pflag.FlagSet) {
 	}
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 8<<20, "largest accepted request body in bytes (charts and kubeconfigs included)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	c.Auth.RegisterFlags(fs)
+	fs.IntVar(&c.ClusterConcurrency, "deployer-cluster-concurrency", 8, "clusters the deployer works on at once per deployment")
+	fs.IntVar(&c.RetryLimit, "deployer-retry-limit", 20, "failed attempts before the deployer gives up an unreachable cluster (0: retry forever)")
+	fs.Float64Var(&c.RatePerIdentity, "rate-per-identity", 50, "requests per second per authenticated identity at the gateway (0: unlimited)")
+	fs.IntVar(&c.BurstPerIdentity, "burst-per-identity", 100, "burst per authenticated identity")
+	fs.Float64Var(&c.RatePerAddress, "rate-per-address", 200, "requests per second per client address at the gateway, before authentication (0: unlimited)")
+	fs.IntVar(&c.BurstPerAddress, "burst-per-address", 400, "burst per client address")
+	fs.Float64Var(&c.RatePerService, "rate-per-service", 500, "gRPC calls per second per calling service (0: unlimited)")
+	fs.IntVar(&c.BurstPerService, "burst-per-service", 1000, "gRPC burst per calling service")
 }
+
+// devClientID is the public client of the dev identity provider.
+const devClientID = "edgeway"
 
 // Finish fills derived values after flags are parsed.
 func (c *serveConfig) Finish() {
 	if c.TLSDir == "" {
 		c.TLSDir = filepath.Join(c.DataDir, "tls")
+	}
+	if c.Dev {
+		if c.Auth.Issuer == "" {
+			c.Auth.Issuer = "https://" + c.HTTPSAddr + "/dev-idp"
+		}
+		if c.Auth.ClientID == "" {
+			c.Auth.ClientID = devClientID
+		}
 	}
 	if len(c.Targets) == 1 && c.Targets[0] == "all" {
 		c.Targets = append(slices.Clone(services), gatewayTarget)
@@ -95,6 +125,9 @@ func (c *serveConfig) Validate() error {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", flag, err))
 		}
+	}
+	if err := c.Auth.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("--max-body-bytes must be at least 1024"))

@@ -24,14 +24,17 @@ import (
 	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/api-spec/openapi"
+	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
+	"edgeway.dev/common/ratelimit"
 	"edgeway.dev/common/store"
 	"edgeway.dev/common/svc"
 	"edgeway.dev/common/tlsx"
 	"edgeway.dev/services/clusterregistry"
 	"edgeway.dev/services/deployer"
 	"edgeway.dev/services/gateway"
+	"edgeway.dev/services/gateway/devidp"
 	"edgeway.dev/services/orchestrator"
 	"edgeway.dev/services/placement"
 	"edgeway.dev/services/secrets"
@@ -64,6 +67,7 @@ type process struct {
 	stores    *stores
 	reloaders map[string]*tlsx.Reloader
 	conns     []*grpc.ClientConn
+	verifier  *auth.Verifier
 }
 
 func serve(ctx context.Context, cfg *serveConfig) error {
@@ -78,6 +82,16 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.storeM = store.NewStoreMetrics(p.reg)
 	defer p.closeConns()
+	authCfg := cfg.Auth
+	if cfg.Dev {
+		// The dev identity provider is served by the gateway with the dev CA.
+		pool, err := tlsx.LoadCAPool(filepath.Join(cfg.TLSDir, "ca.crt"))
+		if err != nil {
+			return err
+		}
+		authCfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	p.verifier = auth.NewVerifier(authCfg, log.With("component", "auth"))
 
 	st, err := openStores(ctx, cfg, log)
 	if err != nil {
@@ -104,8 +118,13 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 		if err != nil {
 			return fmt.Errorf("%s: listen: %w", name, err)
 		}
-		opts := svc.Options{Log: log.With("service", name), Metrics: httpx.NewMetrics(p.reg, name), TLS: rl.ServerConfig()}
+		opts := svc.Options{Log: log.With("service", name), Metrics: httpx.NewMetrics(p.reg, name), TLS: rl.ServerConfig(),
+			CallerLimit: ratelimit.New(cfg.RatePerService, cfg.BurstPerService)}
 		g.Go(func() error { return svc.Serve(gctx, s, ln, opts) })
+		if c, ok := s.(interface{ Close() error }); ok {
+			// Background work (the deployer's workers) stops with the process.
+			g.Go(func() error { <-gctx.Done(); return c.Close() })
+		}
 		local = append(local, s)
 		log.Info("service listening", "service", name, "addr", ln.Addr().String())
 	}
@@ -169,7 +188,19 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		return deployer.New(deployer.Config{}, deployer.Deps{Log: log, KV: store.InstrumentKV(kv, p.storeM, name)})
+		cr, err := p.dial(name, clusterregistry.Name)
+		if err != nil {
+			return nil, err
+		}
+		sc, err := p.dial(name, secrets.Name)
+		if err != nil {
+			return nil, err
+		}
+		dcfg := deployer.DefaultConfig()
+		dcfg.ClusterConcurrency = p.cfg.ClusterConcurrency
+		dcfg.RetryLimit = p.cfg.RetryLimit
+		return deployer.New(dcfg, deployer.Deps{Log: log, KV: store.InstrumentKV(kv, p.storeM, name),
+			ClusterRegistry: clusterregistryv1.NewClusterRegistryClient(cr), Secrets: secretsv1.NewSecretsClient(sc)})
 	case placement.Name:
 		cr, err := p.dial(name, clusterregistry.Name)
 		if err != nil {
@@ -202,7 +233,7 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		}
 		return orchestrator.New(orchestrator.Config{MaxBodyBytes: p.cfg.MaxBodyBytes}, orchestrator.Deps{
 			Log: log, Store: res, Contract: contract, ClusterRegistry: clusterregistryv1.NewClusterRegistryClient(cr),
-			Placement: placementv1.NewPlacementClient(pl), Deployer: deployerv1.NewDeployerClient(dp),
+			Placement: placementv1.NewPlacementClient(pl), Deployer: deployerv1.NewDeployerClient(dp), Auth: p.verifier,
 		})
 	case clusterregistry.Name:
 		oc, err := p.dial(name, orchestrator.Name)
@@ -215,7 +246,7 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		}
 		return clusterregistry.New(clusterregistry.Config{MaxBodyBytes: p.cfg.MaxBodyBytes}, clusterregistry.Deps{
 			Log: log, Store: res, Contract: contract,
-			Orchestrator: orchestratorv1.NewOrchestratorClient(oc), Secrets: secretsv1.NewSecretsClient(sc),
+			Orchestrator: orchestratorv1.NewOrchestratorClient(oc), Secrets: secretsv1.NewSecretsClient(sc), Auth: p.verifier,
 		})
 	}
 	return nil, fmt.Errorf("unknown service %q", name)
@@ -230,18 +261,33 @@ func (p *process) startGateway(ctx context.Context, g *errgroup.Group) error {
 	if err != nil {
 		return fmt.Errorf("HTTPS certificate: %w", err)
 	}
+	var devIdP http.Handler
+	if p.cfg.Dev {
+		idp, err := devidp.New(ctx, devidp.Config{DataDir: p.cfg.DataDir, Issuer: p.cfg.Auth.Issuer, Log: p.log.With("component", "dev-idp")})
+		if err != nil {
+			return fmt.Errorf("dev identity provider: %w", err)
+		}
+		devIdP = idp.Handler()
+		p.log.Info("dev identity provider: credentials of the admin user and the edgeway-ci client are in the credentials file",
+			"issuer", idp.Issuer(), "credentials_file", devidp.CredentialsPath(p.cfg.DataDir))
+	}
 	gw, err := gateway.New(gateway.Config{
 		HTTPSAddr:    p.cfg.HTTPSAddr,
 		MaxBodyBytes: p.cfg.MaxBodyBytes,
+		Discovery:    gateway.Discovery{Issuer: p.cfg.Auth.Issuer, ClientID: p.cfg.Auth.ClientID, API: "/v2"},
 		Routes: []gateway.Route{
 			{Prefix: "/v2/projects", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
 			{Prefix: "/v2/controllers", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
 			{Prefix: "/v2/cluster-providers", Service: clusterregistry.Name, Addr: p.cfg.addr(clusterregistry.Name)},
 		},
 	}, gateway.Deps{
-		Log:       p.log.With("service", gatewayTarget),
-		Metrics:   httpx.NewMetrics(p.reg, gatewayTarget),
-		ClientTLS: func(service string) *tls.Config { return rl.ClientConfig(service) },
+		Log:         p.log.With("service", gatewayTarget),
+		Metrics:     httpx.NewMetrics(p.reg, gatewayTarget),
+		ClientTLS:   func(service string) *tls.Config { return rl.ClientConfig(service) },
+		Auth:        p.verifier,
+		PerIdentity: ratelimit.New(p.cfg.RatePerIdentity, p.cfg.BurstPerIdentity),
+		PerAddress:  ratelimit.New(p.cfg.RatePerAddress, p.cfg.BurstPerAddress),
+		DevIdP:      devIdP,
 	})
 	if err != nil {
 		return err

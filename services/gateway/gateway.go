@@ -10,10 +10,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"edgeway.dev/common/auth"
 	"edgeway.dev/common/httpx"
+	"edgeway.dev/common/ratelimit"
+	"edgeway.dev/common/reqid"
 )
 
 // Name is the gateway's identity towards the services.
@@ -35,6 +39,16 @@ type Config struct {
 	HTTPSAddr    string
 	MaxBodyBytes int64
 	Routes       []Route
+	// Discovery is served unauthenticated at /.well-known/edgeway so that
+	// clients learn the OIDC issuer and client id from the server.
+	Discovery Discovery
+}
+
+// Discovery is the body of /.well-known/edgeway.
+type Discovery struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"client_id"`
+	API      string `json:"api"`
 }
 
 // Deps are the gateway's collaborators.
@@ -44,6 +58,15 @@ type Deps struct {
 	// ClientTLS returns the gateway's mTLS client configuration for a
 	// service.
 	ClientTLS func(service string) *tls.Config
+	// Auth verifies bearer tokens before anything reaches a service.
+	Auth *auth.Verifier
+	// PerIdentity limits requests per authenticated identity; PerAddress
+	// limits every request per client address (before authentication).
+	PerIdentity, PerAddress *ratelimit.Limiter
+	// DevIdP, when set, is mounted at /dev-idp (--dev only).
+	DevIdP http.Handler
+	// Denied records authentication failures and refusals (audit), may be nil.
+	Denied func(r *http.Request, status int, subject string)
 }
 
 // Gateway routes the public API to the services.
@@ -60,7 +83,7 @@ type proxy struct {
 
 // New builds the gateway.
 func New(cfg Config, deps Deps) (*Gateway, error) {
-	if deps.Log == nil || deps.ClientTLS == nil {
+	if deps.Log == nil || deps.ClientTLS == nil || deps.Auth == nil {
 		return nil, errors.New("gateway: missing dependency")
 	}
 	g := &Gateway{cfg: cfg, deps: deps}
@@ -83,7 +106,12 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 				pr.Out.Host = target.Host
 			},
 			Transport: tr,
-			ErrorLog:  slog.NewLogLogger(deps.Log.Handler(), slog.LevelWarn),
+			// The gateway already answers with the request id it sent.
+			ModifyResponse: func(resp *http.Response) error {
+				resp.Header.Del(reqid.Header)
+				return nil
+			},
+			ErrorLog: slog.NewLogLogger(deps.Log.Handler(), slog.LevelWarn),
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
@@ -99,26 +127,80 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 	return g, nil
 }
 
-// Handler returns the API handler served on HTTPS.
+// Handler returns the API handler served on HTTPS: the dev identity
+// provider and discovery unauthenticated, everything else only with a
+// verified bearer token and within the rate limits.
 func (g *Gateway) Handler() http.Handler {
+	api := auth.Middleware(g.deps.Auth, g.deps.Log, auth.OnFailure(func(r *http.Request, _ error) {
+		if g.deps.Denied != nil {
+			g.deps.Denied(r, http.StatusUnauthorized, "")
+		}
+	}))(g.limitIdentity(http.HandlerFunc(g.proxy)))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
-		p := g.match(r.URL.Path)
-		if p == nil {
-			httpx.WriteProblem(w, r, http.StatusNotFound, "no such resource path")
+		if !g.allowAddress(w, r) {
 			return
 		}
-		httpx.SetRoute(r, p.prefix)
-		if r.ContentLength > g.cfg.MaxBodyBytes {
-			httpx.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))
-			return
+		switch {
+		case r.URL.Path == "/.well-known/edgeway":
+			httpx.SetRoute(r, "/.well-known/edgeway")
+			httpx.WriteJSON(w, http.StatusOK, g.cfg.Discovery)
+		case g.deps.DevIdP != nil && (r.URL.Path == "/dev-idp" || strings.HasPrefix(r.URL.Path, "/dev-idp/")):
+			httpx.SetRoute(r, "/dev-idp")
+			g.deps.DevIdP.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
 		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
-		}
-		p.rp.ServeHTTP(w, r)
 	})
 	return httpx.Observe(h, g.deps.Log, g.deps.Metrics)
+}
+
+// allowAddress applies the per-address limit to every request.
+func (g *Gateway) allowAddress(w http.ResponseWriter, r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if ok, wait := g.deps.PerAddress.Allow(host); !ok {
+		tooMany(w, r, wait)
+		return false
+	}
+	return true
+}
+
+// limitIdentity applies the per-identity limit after authentication.
+func (g *Gateway) limitIdentity(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := auth.FromContext(r.Context())
+		if ok, wait := g.deps.PerIdentity.Allow(id.Principal()); !ok {
+			tooMany(w, r, wait)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
+	httpx.WriteProblem(w, r, http.StatusTooManyRequests, "rate limit exceeded; retry later")
+}
+
+// proxy sends an authenticated API request to the service owning its path.
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
+	p := g.match(r.URL.Path)
+	if p == nil {
+		httpx.WriteProblem(w, r, http.StatusNotFound, "no such resource path")
+		return
+	}
+	httpx.SetRoute(r, p.prefix)
+	if r.ContentLength > g.cfg.MaxBodyBytes {
+		httpx.WriteProblem(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.cfg.MaxBodyBytes))
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
+	}
+	p.rp.ServeHTTP(w, r)
 }
 
 // match returns the proxy of the longest route prefix that matches path on

@@ -34,7 +34,9 @@ const (
 
 func (s *Service) families() []rest.Family {
 	return []rest.Family{
-		{Kind: "project", Collection: projects, ItemVars: []string{"project"}},
+		{Kind: "project", Collection: projects, ItemVars: []string{"project"},
+			AfterCreate: s.makeCreatorOwner, BeforeDelete: s.projectDeletable},
+		{Kind: "roleBinding", Collection: project + "/role-bindings", ItemVars: []string{"roleBinding"}},
 		{Kind: "compositeApp", Collection: cas, ItemVars: []string{"compositeApp", "compositeAppVersion"},
 			Names: func(o *rest.Object) []string {
 				return []string{o.String("metadata.name"), o.String("spec.compositeAppVersion")}

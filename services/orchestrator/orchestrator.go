@@ -13,6 +13,7 @@ import (
 	deployerv1 "edgeway.dev/api-spec/gen/deployer/v1"
 	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
 	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
+	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/rest"
 	"edgeway.dev/common/store"
@@ -41,6 +42,8 @@ type Deps struct {
 	Placement placementv1.PlacementClient
 	// Deployer applies AppContexts to clusters.
 	Deployer deployerv1.DeployerClient
+	// Auth verifies the bearer token of every request.
+	Auth *auth.Verifier
 }
 
 // Service is the orchestrator.
@@ -49,23 +52,24 @@ type Service struct {
 	cfg     Config
 	deps    Deps
 	handler http.Handler
+	cache   bindingCache
 }
 
 // New builds the orchestrator; it fails when the contract lacks a schema
 // for one of its routes.
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Contract == nil || deps.ClusterRegistry == nil ||
-		deps.Placement == nil || deps.Deployer == nil || deps.Log == nil {
+		deps.Placement == nil || deps.Deployer == nil || deps.Auth == nil || deps.Log == nil {
 		return nil, errors.New("orchestrator: missing dependency")
 	}
-	s := &Service{cfg: cfg, deps: deps}
+	s := &Service{cfg: cfg, deps: deps, cache: bindingCache{entries: map[string]cacheEntry{}}}
 	r := rest.NewRouter()
 	eng := rest.New(deps.Contract, deps.Store, deps.Log, cfg.MaxBodyBytes)
 	if err := eng.Register(r, s.families()...); err != nil {
 		return nil, err
 	}
 	s.registerLifecycle(r)
-	s.handler = r
+	s.handler = auth.Middleware(deps.Auth, deps.Log)(s.authorize(r))
 	return s, nil
 }
 

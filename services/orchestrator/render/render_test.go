@@ -319,9 +319,9 @@ data:
   region: {{ .Values.global.region | quote }}
 `
 	db := tgz(t, "db", chartFiles{
-		"Chart.yaml":        chartYAML("db", ""),
-		"values.yaml":       "size: small\n",
-		"templates/cm.yaml": subTemplate,
+		"Chart.yaml":          chartYAML("db", ""),
+		"values.yaml":         "size: small\n",
+		"templates/cm.yaml":   subTemplate,
 		"templates/NOTES.txt": "db notes",
 	})
 	opt := tgz(t, "opt", chartFiles{
@@ -336,9 +336,9 @@ data:
     version: 0.1.0
     condition: opt.enabled
 `),
-		"values.yaml":           "global: {region: eu}\ndb: {size: medium}\nopt: {enabled: false}\n",
-		"charts/db-0.1.0.tgz":   string(db),
-		"charts/opt-0.1.0.tgz":  string(opt),
+		"values.yaml":                    "global: {region: eu}\ndb: {size: medium}\nopt: {enabled: false}\n",
+		"charts/db-0.1.0.tgz":            string(db),
+		"charts/opt-0.1.0.tgz":           string(opt),
 		"charts/cache/Chart.yaml":        chartYAML("cache", ""),
 		"charts/cache/values.yaml":       "size: tiny\n",
 		"charts/cache/templates/cm.yaml": subTemplate,

@@ -1,0 +1,271 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"edgeway.dev/common/auth"
+	"edgeway.dev/common/httpx"
+	"edgeway.dev/common/rest"
+	"edgeway.dev/common/store"
+)
+
+// Project roles.
+const (
+	RoleOwner    = "owner"
+	RoleDeployer = "deployer"
+	RoleViewer   = "viewer"
+)
+
+// roleBinding is the stored body of a role binding.
+type roleBinding struct {
+	Spec struct {
+		Subject struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"subject"`
+		Role string `json:"role"`
+	} `json:"spec"`
+}
+
+// matches reports whether the binding names the identity.
+func (b *roleBinding) matches(id *auth.Identity) bool {
+	s := b.Spec.Subject
+	switch s.Kind {
+	case "user":
+		return id.Username != "" && s.Name == id.Username
+	case "client":
+		return id.ClientID != "" && s.Name == id.ClientID
+	case "group":
+		for _, g := range id.Groups {
+			if g == s.Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var rank = map[string]int{RoleViewer: 1, RoleDeployer: 2, RoleOwner: 3}
+
+// bindingCache keeps each project's role bindings for a short time; writes
+// through this process invalidate it at once.
+type bindingCache struct {
+	mu      sync.Mutex
+	entries map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	bindings []roleBinding
+	expires  time.Time
+}
+
+const bindingTTL = 2 * time.Second
+
+func projectKey(p string) string { return "projects/" + p }
+
+func (s *Service) bindings(ctx context.Context, project string) ([]roleBinding, error) {
+	s.cache.mu.Lock()
+	e, ok := s.cache.entries[project]
+	s.cache.mu.Unlock()
+	if ok && time.Now().Before(e.expires) {
+		return e.bindings, nil
+	}
+	recs, err := s.deps.Store.List(ctx, projectKey(project), "roleBinding")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]roleBinding, 0, len(recs))
+	for _, r := range recs {
+		var b roleBinding
+		if err := json.Unmarshal(r.Body, &b); err != nil {
+			return nil, fmt.Errorf("role binding %s: %w", r.Key, err)
+		}
+		out = append(out, b)
+	}
+	s.cache.mu.Lock()
+	s.cache.entries[project] = cacheEntry{bindings: out, expires: time.Now().Add(bindingTTL)}
+	s.cache.mu.Unlock()
+	return out, nil
+}
+
+func (s *Service) invalidate(project string) {
+	s.cache.mu.Lock()
+	delete(s.cache.entries, project)
+	s.cache.mu.Unlock()
+}
+
+// roleOf returns the identity's strongest role in the project, "" for none.
+// Platform admins are owners everywhere.
+func (s *Service) roleOf(ctx context.Context, id *auth.Identity, project string) (string, error) {
+	if id.Admin {
+		return RoleOwner, nil
+	}
+	bs, err := s.bindings(ctx, project)
+	if err != nil {
+		return "", err
+	}
+	best := ""
+	for i := range bs {
+		if bs[i].matches(id) && rank[bs[i].Spec.Role] > rank[best] {
+			best = bs[i].Spec.Role
+		}
+	}
+	return best, nil
+}
+
+// authorize enforces who may do what under /v2/projects and /v2/controllers:
+// controllers are platform-admin only (403); in a project a subject without
+// a role gets 404 (its objects do not exist for them); viewers read,
+// deployers also create, update and run the lifecycle of composite apps,
+// owners do everything, role bindings included.
+func (s *Service) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := auth.FromContext(r.Context())
+		if !ok {
+			httpx.WriteProblem(w, r, http.StatusUnauthorized, "authentication required")
+			return
+		}
+		if err := s.permit(w, r, id, next); err != nil {
+			httpx.WriteError(w, r, s.deps.Log, err)
+		}
+	})
+}
+
+func (s *Service) permit(w http.ResponseWriter, r *http.Request, id *auth.Identity, next http.Handler) error {
+	path := strings.TrimPrefix(r.URL.Path, rest.Prefix)
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch {
+	case seg[0] == "controllers":
+		if !id.Admin {
+			return httpx.Errorf(http.StatusForbidden, "controllers are managed by platform admins")
+		}
+	case seg[0] == "projects" && len(seg) == 1:
+		if read && !id.Admin {
+			return s.listProjects(w, r, id)
+		}
+		// Any authenticated subject may create a project; it becomes its owner.
+	case seg[0] == "projects":
+		project := seg[1]
+		role, err := s.roleOf(r.Context(), id, project)
+		if err != nil {
+			return err
+		}
+		if role == "" {
+			return httpx.Errorf(http.StatusNotFound, "project "+project+" not found")
+		}
+		if !allowed(role, r.Method, seg[2:]) {
+			return httpx.Errorf(http.StatusForbidden, fmt.Sprintf("role %s may not %s this resource", role, r.Method))
+		}
+		if len(seg) > 2 && seg[2] == "role-bindings" && !read {
+			defer s.invalidate(project)
+		}
+	}
+	next.ServeHTTP(w, r)
+	return nil
+}
+
+// allowed says whether role may use method on the project-relative path.
+func allowed(role, method string, rel []string) bool {
+	read := method == http.MethodGet || method == http.MethodHead
+	bindings := len(rel) > 0 && rel[0] == "role-bindings"
+	switch role {
+	case RoleOwner:
+		return true
+	case RoleDeployer:
+		if bindings {
+			return false
+		}
+		if read {
+			return true
+		}
+		// Create, update and the lifecycle of composite apps; never delete.
+		return method != http.MethodDelete && len(rel) > 0 && rel[0] == "composite-apps"
+	case RoleViewer:
+		return read && !bindings
+	}
+	return false
+}
+
+// listProjects answers GET /v2/projects for a non-admin: only the projects
+// the subject has a role in.
+func (s *Service) listProjects(w http.ResponseWriter, r *http.Request, id *auth.Identity) error {
+	recs, err := s.deps.Store.List(r.Context(), "", "project")
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	n := 0
+	for _, rec := range recs {
+		role, err := s.roleOf(r.Context(), id, lastSegment(rec.Key))
+		if err != nil {
+			return err
+		}
+		if role == "" {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(rec.Body)
+		n++
+	}
+	b.WriteByte(']')
+	httpx.WriteRawJSON(w, http.StatusOK, []byte(b.String()))
+	return nil
+}
+
+// makeCreatorOwner binds the creator of a project as its owner.
+func (s *Service) makeCreatorOwner(ctx context.Context, key string, _ *rest.Object) error {
+	id, ok := auth.FromContext(ctx)
+	if !ok {
+		return errors.New("project created without an identity")
+	}
+	b := roleBinding{}
+	b.Spec.Role = RoleOwner
+	if id.Username != "" {
+		b.Spec.Subject.Kind, b.Spec.Subject.Name = "user", id.Username
+	} else {
+		b.Spec.Subject.Kind, b.Spec.Subject.Name = "client", id.ClientID
+	}
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"name": "creator"}, "spec": b.Spec})
+	if err != nil {
+		return err
+	}
+	_, err = s.deps.Store.Create(ctx, store.Record{Key: key + "/role-bindings/creator", Parent: key, Kind: "roleBinding", Body: body})
+	s.invalidate(lastSegment(key))
+	return err
+}
+
+// projectDeletable refuses to delete a project that still has objects other
+// than its role bindings, and removes the bindings otherwise.
+func (s *Service) projectDeletable(ctx context.Context, key string, v map[string]string) error {
+	for _, kind := range []string{"compositeApp", "logicalCloud"} {
+		recs, err := s.deps.Store.List(ctx, key, kind)
+		if err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			return httpx.Errorf(http.StatusConflict, "project "+v["project"]+" has child resources; delete them first")
+		}
+	}
+	recs, err := s.deps.Store.List(ctx, key, "roleBinding")
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := s.deps.Store.Delete(ctx, r.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	s.invalidate(v["project"])
+	return nil
+}
