@@ -7,7 +7,7 @@ DATA_DIR ?= .edgeway
 PKGS = $(shell $(GO) list -m -f '{{.Path}}/...')
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run serve build test vet generate check-generated fmt-check unit fuzz clean
+.PHONY: run serve build kube-apiserver test vet generate check-generated fmt-check unit fuzz clean
 
 ## run: two local edge clusters + every service in one process (embedded stores under $(DATA_DIR)), clusters registered
 run: build
@@ -39,8 +39,13 @@ vet:
 	$(GO) vet $(PKGS)
 
 ## test: generated-code check, gofmt, go vet and every test of every module
-test: check-generated fmt-check vet
+## (the first run builds kube-apiserver from source into ~/.cache/edgeway for the edge-cluster tests)
+test: check-generated fmt-check vet kube-apiserver
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## kube-apiserver: build (or find cached) the kube-apiserver the edge-cluster tests and make run use
+kube-apiserver:
+	scripts/build-kube-apiserver.sh
 
 ## unit: tests without the slow end-to-end packages
 unit:

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -26,6 +27,16 @@ type Filter struct {
 
 // List returns the records of the stream that match f, newest first.
 func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
+	return list(ctx, l.coll, f)
+}
+
+// ListStream reads the records of another service's stream that match f,
+// newest first, without opening it for writing (the /v2/audit reader).
+func ListStream(ctx context.Context, db *mongo.Database, service string, f Filter) ([]Record, error) {
+	return list(ctx, db.Collection(CollectionName(service)), f)
+}
+
+func list(ctx context.Context, coll *mongo.Collection, f Filter) ([]Record, error) {
 	q := bson.D{}
 	tr := bson.D{}
 	if !f.Since.IsZero() {
@@ -50,7 +61,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	limit = min(limit, MaxListLimit)
 
-	cur, err := l.coll.Find(ctx, q, options.Find().
+	cur, err := coll.Find(ctx, q, options.Find().
 		SetSort(bson.D{{Key: fieldID, Value: -1}}).
 		SetLimit(int64(limit)))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	clusterregistryv1 "edgeway.dev/api-spec/gen/clusterregistry/v1"
 	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
+	"edgeway.dev/common/audit"
 	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
@@ -41,6 +42,8 @@ type Deps struct {
 	Secrets      secretsv1.SecretsClient
 	// Auth verifies the bearer token of every request.
 	Auth *auth.Verifier
+	// Audit records every mutation (fail closed) and every refusal.
+	Audit *audit.Log
 }
 
 // Service is the cluster registry.
@@ -60,7 +63,8 @@ const (
 
 // New builds the registry.
 func New(cfg Config, deps Deps) (*Service, error) {
-	if deps.Store == nil || deps.Contract == nil || deps.Orchestrator == nil || deps.Secrets == nil || deps.Auth == nil || deps.Log == nil {
+	if deps.Store == nil || deps.Contract == nil || deps.Orchestrator == nil || deps.Secrets == nil || deps.Auth == nil ||
+		deps.Audit == nil || deps.Log == nil {
 		return nil, errors.New("clusterregistry: missing dependency")
 	}
 	s := &Service{cfg: cfg, deps: deps}
@@ -79,17 +83,22 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.handler = auth.Middleware(deps.Auth, deps.Log)(adminOnly(r))
+	s.handler = auth.Middleware(deps.Auth, deps.Log, auth.OnFailure(func(r *http.Request, _ error) {
+		deps.Audit.Denied(r, http.StatusUnauthorized, "")
+	}))(audit.Middleware(deps.Audit, Name, identityOf, nil)(adminOnly(deps.Audit, r)))
 	return s, nil
 }
 
 // adminOnly lets only platform admins manage (and read) cluster providers,
 // clusters, labels and kv-pairs; project members see clusters only through
 // their deployments' status.
-func adminOnly(next http.Handler) http.Handler {
+func adminOnly(l *audit.Log, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := auth.FromContext(r.Context())
 		if !ok || !id.Admin {
+			if ok {
+				l.Denied(r, http.StatusForbidden, id.Principal())
+			}
 			httpx.WriteProblem(w, r, http.StatusForbidden, "cluster providers and clusters are managed by platform admins")
 			return
 		}
@@ -218,4 +227,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// identityOf names the caller of a request for the audit log.
+func identityOf(r *http.Request) (subject, client string) {
+	id, ok := auth.FromContext(r.Context())
+	if !ok {
+		return "", ""
+	}
+	return id.Principal(), id.ClientID
 }

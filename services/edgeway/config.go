@@ -107,7 +107,7 @@ func (c *serveConfig) Validate() error {
 		}
 	}
 	if !c.Dev {
-		if c.MongoURI == "" && (c.runs("orchestrator") || c.runs("clusterregistry")) {
+		if c.MongoURI == "" && (c.runs("orchestrator") || c.runs("clusterregistry") || c.runs(gatewayTarget)) {
 			errs = append(errs, errors.New("--mongo-uri is required outside --dev"))
 		}
 		if len(c.EtcdEndpoints) == 0 && c.runs("deployer") {

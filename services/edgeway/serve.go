@@ -24,6 +24,7 @@ import (
 	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/api-spec/openapi"
+	"edgeway.dev/common/audit"
 	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
@@ -68,6 +69,7 @@ type process struct {
 	reloaders map[string]*tlsx.Reloader
 	conns     []*grpc.ClientConn
 	verifier  *auth.Verifier
+	audits    map[string]*audit.Log
 }
 
 func serve(ctx context.Context, cfg *serveConfig) error {
@@ -78,7 +80,7 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 		}
 		log.Info("dev mode: certificates under tls dir", "tls_dir", cfg.TLSDir, "ca", filepath.Join(cfg.TLSDir, "ca.crt"))
 	}
-	p := &process{cfg: cfg, log: log, reg: prometheus.NewRegistry(), reloaders: map[string]*tlsx.Reloader{}}
+	p := &process{cfg: cfg, log: log, reg: prometheus.NewRegistry(), reloaders: map[string]*tlsx.Reloader{}, audits: map[string]*audit.Log{}}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.storeM = store.NewStoreMetrics(p.reg)
 	defer p.closeConns()
@@ -99,6 +101,7 @@ func serve(ctx context.Context, cfg *serveConfig) error {
 	}
 	defer st.Close()
 	p.stores = st
+	defer p.closeAudits()
 
 	g, gctx := errgroup.WithContext(ctx)
 	var local []svc.Service
@@ -217,6 +220,10 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		return nil, err
 	}
 	res = store.InstrumentResources(res, p.storeM, name)
+	al, err := p.audit(ctx, name)
+	if err != nil {
+		return nil, err
+	}
 	switch name {
 	case orchestrator.Name:
 		cr, err := p.dial(name, clusterregistry.Name)
@@ -234,6 +241,9 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		return orchestrator.New(orchestrator.Config{MaxBodyBytes: p.cfg.MaxBodyBytes}, orchestrator.Deps{
 			Log: log, Store: res, Contract: contract, ClusterRegistry: clusterregistryv1.NewClusterRegistryClient(cr),
 			Placement: placementv1.NewPlacementClient(pl), Deployer: deployerv1.NewDeployerClient(dp), Auth: p.verifier,
+			Audit: al, AuditReader: func(ctx context.Context, service string, f audit.Filter) ([]audit.Record, error) {
+				return audit.ListStream(ctx, p.stores.db, service, f)
+			},
 		})
 	case clusterregistry.Name:
 		oc, err := p.dial(name, orchestrator.Name)
@@ -247,6 +257,7 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		return clusterregistry.New(clusterregistry.Config{MaxBodyBytes: p.cfg.MaxBodyBytes}, clusterregistry.Deps{
 			Log: log, Store: res, Contract: contract,
 			Orchestrator: orchestratorv1.NewOrchestratorClient(oc), Secrets: secretsv1.NewSecretsClient(sc), Auth: p.verifier,
+			Audit: al,
 		})
 	}
 	return nil, fmt.Errorf("unknown service %q", name)
@@ -260,6 +271,10 @@ func (p *process) startGateway(ctx context.Context, g *errgroup.Group) error {
 	public, err := tlsx.NewReloader(tlsx.ServiceFiles(p.cfg.TLSDir, tlsx.HTTPSName), p.log.With("identity", tlsx.HTTPSName))
 	if err != nil {
 		return fmt.Errorf("HTTPS certificate: %w", err)
+	}
+	gwAudit, err := p.audit(ctx, gatewayTarget)
+	if err != nil {
+		return err
 	}
 	var devIdP http.Handler
 	if p.cfg.Dev {
@@ -278,6 +293,7 @@ func (p *process) startGateway(ctx context.Context, g *errgroup.Group) error {
 		Routes: []gateway.Route{
 			{Prefix: "/v2/projects", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
 			{Prefix: "/v2/controllers", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
+			{Prefix: "/v2/audit", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
 			{Prefix: "/v2/cluster-providers", Service: clusterregistry.Name, Addr: p.cfg.addr(clusterregistry.Name)},
 		},
 	}, gateway.Deps{
@@ -288,6 +304,7 @@ func (p *process) startGateway(ctx context.Context, g *errgroup.Group) error {
 		PerIdentity: ratelimit.New(p.cfg.RatePerIdentity, p.cfg.BurstPerIdentity),
 		PerAddress:  ratelimit.New(p.cfg.RatePerAddress, p.cfg.BurstPerAddress),
 		DevIdP:      devIdP,
+		Denied:      gwAudit.Denied,
 	})
 	if err != nil {
 		return err
@@ -342,4 +359,35 @@ func (p *process) startAdmin(ctx context.Context, g *errgroup.Group, local []svc
 		return nil
 	})
 	return nil
+}
+
+// audit opens the audit stream of a service: records in MongoDB, signed
+// checkpoints and the signing key outside it, under the data dir.
+func (p *process) audit(ctx context.Context, service string) (*audit.Log, error) {
+	if l, ok := p.audits[service]; ok {
+		return l, nil
+	}
+	if p.stores.db == nil {
+		return nil, fmt.Errorf("%s: the audit log needs MongoDB", service)
+	}
+	l, err := audit.Open(ctx, p.stores.db, service, audit.Options{
+		CheckpointDir: filepath.Join(p.cfg.DataDir, "audit"),
+		KeyDir:        filepath.Join(p.cfg.DataDir, "keys"),
+		Log:           p.log.With("component", "audit", "stream", service),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: audit log: %w", service, err)
+	}
+	p.audits[service] = l
+	return l, nil
+}
+
+func (p *process) closeAudits() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for name, l := range p.audits {
+		if err := l.Close(ctx); err != nil {
+			p.log.Error("closing the audit log", "stream", name, "error", err)
+		}
+	}
 }

@@ -30,7 +30,8 @@ type stores struct {
 
 func openStores(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*stores, error) {
 	s := &stores{}
-	needMongo := cfg.runs("orchestrator") || cfg.runs("clusterregistry")
+	// The gateway writes its own audit stream.
+	needMongo := cfg.runs("orchestrator") || cfg.runs("clusterregistry") || cfg.runs(gatewayTarget)
 	needEtcd := cfg.runs("deployer")
 	if needMongo {
 		uri := cfg.MongoURI

@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"edgeway.dev/common/audit"
 	"edgeway.dev/common/auth"
 	"edgeway.dev/common/httpx"
 	"edgeway.dev/common/rest"
@@ -133,6 +137,10 @@ func (s *Service) authorize(next http.Handler) http.Handler {
 			return
 		}
 		if err := s.permit(w, r, id, next); err != nil {
+			status, _ := httpx.StatusOf(err)
+			if status == http.StatusForbidden || status == http.StatusNotFound {
+				s.deps.Audit.Denied(r, status, id.Principal())
+			}
 			httpx.WriteError(w, r, s.deps.Log, err)
 		}
 	})
@@ -143,9 +151,9 @@ func (s *Service) permit(w http.ResponseWriter, r *http.Request, id *auth.Identi
 	seg := strings.Split(strings.Trim(path, "/"), "/")
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
-	case seg[0] == "controllers":
+	case seg[0] == "controllers" || seg[0] == "audit":
 		if !id.Admin {
-			return httpx.Errorf(http.StatusForbidden, "controllers are managed by platform admins")
+			return httpx.Errorf(http.StatusForbidden, "only platform admins may use /v2/"+seg[0])
 		}
 	case seg[0] == "projects" && len(seg) == 1:
 		if read && !id.Admin {
@@ -268,4 +276,82 @@ func (s *Service) projectDeletable(ctx context.Context, key string, v map[string
 	}
 	s.invalidate(v["project"])
 	return nil
+}
+
+// identityOf names the caller of a request for the audit log.
+func identityOf(r *http.Request) (subject, client string) {
+	id, ok := auth.FromContext(r.Context())
+	if !ok {
+		return "", ""
+	}
+	return id.Principal(), id.ClientID
+}
+
+// projectOf names the project a request concerns, for the audit log.
+func projectOf(r *http.Request) string {
+	seg := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, rest.Prefix), "/"), "/")
+	if len(seg) >= 2 && seg[0] == "projects" {
+		return seg[1]
+	}
+	return ""
+}
+
+// auditStreams are the services whose audit streams /v2/audit reads.
+var auditStreams = []string{"gateway", "orchestrator", "clusterregistry"}
+
+// listAudit answers GET /v2/audit (platform admins; checked in authorize).
+func (s *Service) listAudit(w http.ResponseWriter, r *http.Request, _ map[string]string) error {
+	q := r.URL.Query()
+	f := audit.Filter{Subject: q.Get("subject"), Project: q.Get("project"), Outcome: q.Get("outcome")}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return httpx.Errorf(http.StatusBadRequest, name+" must be an RFC 3339 time")
+			}
+			*dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > audit.MaxListLimit {
+			return httpx.Errorf(http.StatusBadRequest, fmt.Sprintf("limit must be between 1 and %d", audit.MaxListLimit))
+		}
+		f.Limit = n
+	}
+	streams := auditStreams
+	if v := q.Get("service"); v != "" {
+		if !slices.Contains(auditStreams, v) {
+			return httpx.Errorf(http.StatusBadRequest, "service must be one of "+strings.Join(auditStreams, ", "))
+		}
+		streams = []string{v}
+	}
+	out := []auditRecord{}
+	for _, st := range streams {
+		recs, err := s.deps.AuditReader(r.Context(), st, f)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			out = append(out, auditRecord(rec))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	if lim := f.Limit; lim > 0 && len(out) > lim {
+		out = out[len(out)-lim:]
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// auditRecord is an audit record as /v2/audit shows it.
+type auditRecord audit.Record
+
+// MarshalJSON renders the contract's field names.
+func (a auditRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"seq": a.Seq, "time": a.Time, "service": a.Service, "subject": a.Subject, "client": a.Client,
+		"project": a.Project, "method": a.Method, "path": a.Path, "outcome": a.Outcome, "status": a.Status,
+		"requestId": a.RequestID, "prev": a.Prev, "hash": a.Hash,
+	})
 }

@@ -13,6 +13,7 @@ import (
 	deployerv1 "edgeway.dev/api-spec/gen/deployer/v1"
 	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
 	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
+	"edgeway.dev/common/audit"
 	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/rest"
@@ -44,6 +45,10 @@ type Deps struct {
 	Deployer deployerv1.DeployerClient
 	// Auth verifies the bearer token of every request.
 	Auth *auth.Verifier
+	// Audit records every mutation (fail closed) and every refusal.
+	Audit *audit.Log
+	// AuditReader reads a service's audit stream for /v2/audit.
+	AuditReader func(ctx context.Context, service string, f audit.Filter) ([]audit.Record, error)
 }
 
 // Service is the orchestrator.
@@ -59,7 +64,8 @@ type Service struct {
 // for one of its routes.
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Contract == nil || deps.ClusterRegistry == nil ||
-		deps.Placement == nil || deps.Deployer == nil || deps.Auth == nil || deps.Log == nil {
+		deps.Placement == nil || deps.Deployer == nil || deps.Auth == nil ||
+		deps.Audit == nil || deps.AuditReader == nil || deps.Log == nil {
 		return nil, errors.New("orchestrator: missing dependency")
 	}
 	s := &Service{cfg: cfg, deps: deps, cache: bindingCache{entries: map[string]cacheEntry{}}}
@@ -69,7 +75,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.registerLifecycle(r)
-	s.handler = auth.Middleware(deps.Auth, deps.Log)(s.authorize(r))
+	r.Handle("/v2/audit", s.handle(s.listAudit)).Methods(http.MethodGet)
+	s.handler = auth.Middleware(deps.Auth, deps.Log, auth.OnFailure(func(r *http.Request, _ error) {
+		deps.Audit.Denied(r, http.StatusUnauthorized, "")
+	}))(audit.Middleware(deps.Audit, Name, identityOf, projectOf)(s.authorize(r)))
 	return s, nil
 }
 

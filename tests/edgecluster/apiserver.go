@@ -80,7 +80,11 @@ type cluster struct {
 	logPath        string
 	kubeconfigPath string
 
-	mu         sync.Mutex // serializes start and stop; guards the fields below
+	// op serializes start and stop, which can take minutes. The fields
+	// below change only under op and mu, and are read under either, so
+	// Clusters never waits for a start.
+	op         sync.Mutex
+	mu         sync.Mutex
 	port       int
 	kubeconfig []byte
 	proc       *process // nil while stopped
@@ -112,22 +116,30 @@ func (c *cluster) public() Cluster {
 }
 
 // setPort records the port and writes the kubeconfig and state for it.
-// Callers hold c.mu or own c exclusively.
+// Callers hold c.op or own c exclusively.
 func (c *cluster) setPort(port int) error {
-	c.port = port
-	kc, err := adminKubeconfig(c.name, c.url(), c.pki)
+	url := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	kc, err := adminKubeconfig(c.name, url, c.pki)
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	if err := os.WriteFile(c.kubeconfigPath, kc, 0o600); err != nil {
 		return err
 	}
-	c.kubeconfig = kc
+	c.mu.Lock()
+	c.port, c.kubeconfig = port, kc
+	c.mu.Unlock()
 	st, err := json.Marshal(state{Port: port, EtcdPrefix: c.etcdPrefix})
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(c.dir, "cluster.json"), append(st, '\n'), 0o600)
+}
+
+func (c *cluster) setProc(p *process) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proc = p
 }
 
 // process is one run of kube-apiserver.
@@ -141,11 +153,11 @@ type process struct {
 // start runs the cluster's kube-apiserver and waits until it is ready. When
 // newPorts is true and the port turns out to be taken, it moves to a free
 // one (the first start of a fleet); otherwise the cluster keeps its address.
-// Callers hold c.mu.
+// Callers hold c.op.
 func (c *cluster) start(ctx context.Context, f *Fleet, newPorts bool) error {
 	if c.proc != nil && isDone(c.proc.done) {
 		f.log.Warn("kube-apiserver had exited", slog.String("cluster", c.name), slog.Any("status", c.proc.err))
-		c.proc = nil
+		c.setProc(nil)
 	}
 	if c.proc != nil {
 		return fmt.Errorf("edgecluster: %s is already running", c.name)
@@ -158,7 +170,7 @@ func (c *cluster) start(ctx context.Context, f *Fleet, newPorts bool) error {
 		}
 		err = c.waitReady(ctx, p, f.readyTimeout)
 		if err == nil {
-			c.proc = p
+			c.setProc(p)
 			f.log.Info("kube-apiserver ready", slog.String("cluster", c.name), slog.String("url", c.url()),
 				slog.Duration("took", time.Since(began)))
 			return nil
@@ -268,13 +280,13 @@ func probe(ctx context.Context, client *http.Client, base string) error {
 }
 
 // stop sends SIGTERM to the process group and waits for the exit, killing
-// the group after stopGrace. Callers hold c.mu.
+// the group after stopGrace. Callers hold c.op.
 func (c *cluster) stop(log *slog.Logger) {
 	p := c.proc
 	if p == nil {
 		return
 	}
-	c.proc = nil
+	c.setProc(nil)
 	_ = signalGroup(p.cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-p.done:

@@ -32,7 +32,9 @@ var built struct {
 // Binary returns the kube-apiserver to run: $EDGEWAY_KUBE_APISERVER if set,
 // otherwise the binary that scripts/build-kube-apiserver.sh builds (or finds
 // already built) in its cache. The script runs at most once per process when
-// it succeeds; ctx bounds it (a cold build takes about 5 minutes on 2 cores).
+// it succeeds; ctx bounds it. A cold build takes about 15 CPU-minutes (8 or
+// more on 2 idle cores), which can exceed go test's default -timeout: where
+// the cache may be cold (CI), run the script before `go test`.
 func Binary(ctx context.Context, log *slog.Logger) (string, error) {
 	if p := os.Getenv(EnvBinary); p != "" {
 		return checkBinary(p, EnvBinary+"="+p)

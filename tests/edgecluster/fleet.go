@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultReadyTimeout bounds how long Start and StartCluster wait for a
-// kube-apiserver to be ready (one takes about 20 s on 2 cores).
+// kube-apiserver to be ready (one takes 3 to 10 s on 2 cores).
 const DefaultReadyTimeout = 120 * time.Second
 
 // Options configures a fleet.
@@ -178,8 +178,8 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	var wg sync.WaitGroup
 	for i, c := range f.clusters {
 		wg.Go(func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
+			c.op.Lock()
+			defer c.op.Unlock()
 			if errs[i] = c.start(startCtx, f, true); errs[i] != nil {
 				cancel(errSiblingFailed)
 			}
@@ -271,8 +271,8 @@ func (f *Fleet) StopCluster(name string) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.op.Lock()
+	defer c.op.Unlock()
 	c.stop(f.log)
 	f.log.Info("kube-apiserver stopped", slog.String("cluster", name))
 	return nil
@@ -286,8 +286,8 @@ func (f *Fleet) StartCluster(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.op.Lock()
+	defer c.op.Unlock()
 	return c.start(ctx, f, false)
 }
 
@@ -316,8 +316,8 @@ func (f *Fleet) Close() {
 		var wg sync.WaitGroup
 		for _, c := range f.clusters {
 			wg.Go(func() {
-				c.mu.Lock()
-				defer c.mu.Unlock()
+				c.op.Lock()
+				defer c.op.Unlock()
 				c.stop(f.log)
 			})
 		}
