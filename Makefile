@@ -7,7 +7,7 @@ DATA_DIR ?= .edgeway
 PKGS = $(shell $(GO) list -m -f '{{.Path}}/...')
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run serve build kube-apiserver test vet generate check-generated fmt-check unit fuzz clean
+.PHONY: run serve build kube-apiserver test vet generate check-generated fmt-check unit fuzz bench clean
 
 ## run: two local edge clusters + every service in one process (embedded stores under $(DATA_DIR)), clusters registered
 run: build
@@ -50,6 +50,11 @@ kube-apiserver:
 ## unit: tests without the slow end-to-end packages
 unit:
 	$(GO) test -count=1 $(filter-out edgeway.dev/tests/...,$(PKGS))
+
+## bench: Edgeway instantiating 25 objects onto 1, 4 and 16 real clusters vs plain server-side apply
+## (several minutes; prints a table and where the JSON went; extra flags: BENCH_ARGS="-keep -server-arg=...")
+bench:
+	$(GO) run edgeway.dev/tests/bench -runs 5 -n 1,4,16 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BIN)

@@ -13,15 +13,33 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 API=${EDGEWAY_API:-https://127.0.0.1:9443/v2}
 CA=${EDGEWAY_CA:-$root/.edgeway/tls/ca.crt}
-P=shop-demo
+PN=shop-demo
+P=projects/$PN
 CA_PATH=$P/composite-apps/shop/v1
 DIG=$CA_PATH/deployment-intent-groups/edge
+DATA=${EDGEWAY_DATA_DIR:-$root/.edgeway}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+
+# The walkthrough acts as "shop-team", a client of the dev identity provider with no platform role:
+# it creates its own project (and so owns it). Its secret is created once and kept beside the others.
+token() {
+  local creds=$DATA/dev/shop-team.json
+  if [ ! -f "$creds" ]; then
+    (umask 077; "$root/bin/edgeway" dev-idp add-client --data-dir "$DATA" shop-team > "$creds")
+  fi
+  local id secret
+  id=$(sed -n 's/.*"client_id":"\([^"]*\)".*/\1/p' "$creds")
+  secret=$(sed -n 's/.*"client_secret":"\([^"]*\)".*/\1/p' "$creds")
+  curl -sS --cacert "$CA" -u "$id:$secret" -d grant_type=client_credentials "${API%/v2}/dev-idp/oauth/token" |
+    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
+}
+TOKEN=${EDGEWAY_TOKEN:-$(token)}
+[ -n "$TOKEN" ] || { echo "could not get a token from the dev identity provider" >&2; exit 1; }
 
 call() { # METHOD PATH [curl args...]: prints the answer, fails on an HTTP error
   local method=$1 path=$2; shift 2
   local out code
-  out=$(curl -sS --cacert "$CA" -X "$method" -w '\n%{http_code}' "$@" "$API/$path")
+  out=$(curl -sS --cacert "$CA" -H "Authorization: Bearer $TOKEN" -X "$method" -w '\n%{http_code}' "$@" "$API/$path")
   code=${out##*$'\n'}; out=${out%$'\n'*}
   printf '%-6s %-90s %s\n' "$method" "/v2/$path" "$code"
   if [ "$code" -ge 400 ] && [ "$code" != 409 ]; then echo "$out" >&2; exit 1; fi
@@ -34,7 +52,7 @@ up() {
     tar -C "$here/charts" -czf "$work/$c.tgz" "$c"
     tar -C "$here/profiles/$c" -czf "$work/$c-profile.tgz" .
   done
-  json POST projects '{"metadata":{"name":"'$P'","description":"Edgeway walkthrough"}}'
+  json POST projects '{"metadata":{"name":"'$PN'","description":"Edgeway walkthrough"}}'
   json POST $P/composite-apps '{"metadata":{"name":"shop"},"spec":{"compositeAppVersion":"v1"}}'
   for c in backend frontend; do
     call POST $CA_PATH/apps -F "metadata={\"metadata\":{\"name\":\"$c\"}}" -F "file=@$work/$c.tgz"
@@ -65,7 +83,7 @@ up() {
 status() { SHOW=1 call GET "$DIG/status?${1:-status=deployed}"; }
 
 update() {
-  json PUT $CA_PATH/deployment-intent-groups/edge '{"metadata":{"name":"edge"},"spec":{"compositeProfile":"edge-profile","version":"r1","logicalCloud":"shop-cloud","overrideValues":[{"app":"frontend","values":{"replicas":"2","title":"Edgeway shop, revision 2"}}]}}'
+  json PUT $CA_PATH/deployment-intent-groups/edge '{"metadata":{"name":"edge"},"spec":{"compositeProfile":"edge-profile","version":"r1","logicalCloud":"shop-cloud","overrideValues":[{"app":"frontend","values":{"replicas":"2","title":"Edgeway shop revision 2"}}]}}'
   SHOW=1 call POST $DIG/update
 }
 
@@ -75,7 +93,7 @@ down() {
   call POST $DIG/terminate || true
   echo "waiting for the objects to be deleted..."
   for _ in $(seq 1 60); do
-    s=$(curl -sS --cacert "$CA" "$API/$DIG/status?status=deployed&output=summary")
+    s=$(curl -sS --cacert "$CA" -H "Authorization: Bearer $TOKEN" "$API/$DIG/status?status=deployed&output=summary")
     case "$s" in *'"deployedStatus":"Terminated"'*) break ;; esac
     sleep 1
   done

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"edgeway.dev/common/auth"
+	"edgeway.dev/services/secrets"
 )
 
 // Services that serve on an internal mTLS listener, in start order.
@@ -40,6 +41,8 @@ type serveConfig struct {
 	// per client address (gateway), per calling service (gRPC).
 	RatePerIdentity, RatePerAddress, RatePerService    float64
 	BurstPerIdentity, BurstPerAddress, BurstPerService int
+	// Secrets is the key source of the secrets service.
+	Secrets secrets.Config
 	// Deployer: clusters worked on at once per deployment, and failed
 	// attempts before an unreachable cluster is given up (0: forever).
 	ClusterConcurrency, RetryLimit int
@@ -67,6 +70,7 @@ func (c *serveConfig) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 8<<20, "largest accepted request body in bytes (charts and kubeconfigs included)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	c.Auth.RegisterFlags(fs)
+	c.Secrets.RegisterFlags(fs)
 	fs.IntVar(&c.ClusterConcurrency, "deployer-cluster-concurrency", 8, "clusters the deployer works on at once per deployment")
 	fs.IntVar(&c.RetryLimit, "deployer-retry-limit", 20, "failed attempts before the deployer gives up an unreachable cluster (0: retry forever)")
 	fs.Float64Var(&c.RatePerIdentity, "rate-per-identity", 50, "requests per second per authenticated identity at the gateway (0: unlimited)")
@@ -93,6 +97,7 @@ func (c *serveConfig) Finish() {
 			c.Auth.ClientID = devClientID
 		}
 	}
+	c.Secrets.DataDir, c.Secrets.Dev = c.DataDir, c.Dev
 	if len(c.Targets) == 1 && c.Targets[0] == "all" {
 		c.Targets = append(slices.Clone(services), gatewayTarget)
 	}
@@ -128,6 +133,11 @@ func (c *serveConfig) Validate() error {
 	}
 	if err := c.Auth.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.runs("secrets") {
+		if err := c.Secrets.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, errors.New("--max-body-bytes must be at least 1024"))

@@ -19,7 +19,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), devStoresCmd(), devIdPCmd(), auditCmd())
+	root.AddCommand(serveCmd(), devStoresCmd(), devIdPCmd(), auditCmd(), keysCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "edgeway:", err)
 		os.Exit(1)

@@ -185,7 +185,7 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 	log := p.log.With("service", name)
 	switch name {
 	case secrets.Name:
-		return secrets.New(secrets.Config{}, secrets.Deps{Log: log})
+		return secrets.New(p.cfg.Secrets, secrets.Deps{Log: log})
 	case deployer.Name:
 		kv, err := p.stores.kv(deployer.Prefix)
 		if err != nil {

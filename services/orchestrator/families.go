@@ -48,7 +48,7 @@ func (s *Service) families() []rest.Family {
 		{Kind: "appProfile", Collection: cp + "/profiles", ItemVars: []string{"appProfile"}, Body: rest.MultipartBody,
 			File: rest.FileReturned, CheckFile: func(b []byte) error { return rest.CheckTarGz(b, "") }, Check: s.checkProfile},
 		{Kind: "deploymentIntentGroup", Collection: digs, ItemVars: []string{"deploymentIntentGroup"}, Check: s.checkDIG,
-			BeforeDelete: s.digDeletable, Deleted: s.digDeleted},
+			AfterCreate: s.digCreated, BeforeDelete: s.digDeletable, Deleted: s.digDeleted},
 		{Kind: "intent", Collection: dig + "/intents", ItemVars: []string{"intent"}, Check: s.checkIntent},
 		{Kind: "genericPlacementIntent", Collection: gpis, ItemVars: []string{"genericPlacementIntent"}},
 		{Kind: "appIntent", Collection: gpi + "/app-intents", ItemVars: []string{"appIntent"}, Check: s.checkAppIntent},

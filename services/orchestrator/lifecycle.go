@@ -16,6 +16,7 @@ import (
 	deployerv1 "edgeway.dev/api-spec/gen/deployer/v1"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
+	"edgeway.dev/common/rest"
 	"edgeway.dev/common/store"
 )
 
@@ -303,6 +304,12 @@ func (s *Service) digDeletable(ctx context.Context, _ string, v map[string]strin
 		return httpx.Errorf(http.StatusConflict, "deployment intent group is "+st.current()+"; terminate it first")
 	}
 	return nil
+}
+
+// digCreated starts the DIG's lifecycle history with Created.
+func (s *Service) digCreated(ctx context.Context, _ string, o *rest.Object) error {
+	_, err := s.transition(ctx, o.Vars, func(*digState) error { return nil })
+	return err
 }
 
 // digDeleted removes the lifecycle record of a deleted DIG.

@@ -114,6 +114,9 @@ func (s *Service) transition(ctx context.Context, v map[string]string, fn func(*
 				return nil, err
 			}
 		}
+		if len(st.Actions) == 0 {
+			st.add(StateCreated, "", 0) // EMCO's history starts with Created
+		}
 		if err := fn(st); err != nil {
 			return nil, err
 		}

@@ -206,16 +206,17 @@ func (s *Service) status(w http.ResponseWriter, r *http.Request, v map[string]st
 			}
 		}
 	}
+	// A DIG that was never instantiated has only its states (as in EMCO).
+	if cs == nil {
+		httpx.WriteJSON(w, http.StatusOK, out)
+		return nil
+	}
 	if q.deployed {
-		ds := ""
-		if cs != nil {
-			ds = cs.GetDeployedStatus()
-		}
-		out["deployedStatus"] = ds
+		out["deployedStatus"] = cs.GetDeployedStatus()
 		out["deployedCounts"] = counts
 	} else {
 		rs := "NotReady"
-		if cs != nil && allReady && len(counts) > 0 {
+		if allReady && len(counts) > 0 {
 			rs = "Ready"
 		}
 		out["readyStatus"] = rs
@@ -239,6 +240,9 @@ func (s *Service) filterStatus(cs *deployerv1.ContextStatus, q statusQuery) []ap
 	}
 	var out []appStatus
 	for _, a := range cs.GetApps() {
+		if a.GetName() == "" {
+			continue // the logical cloud's setup objects, not an app
+		}
 		if len(q.apps) > 0 && !slices.Contains(q.apps, a.GetName()) {
 			continue
 		}
@@ -268,7 +272,13 @@ func (s *Service) filterStatus(cs *deployerv1.ContextStatus, q statusQuery) []ap
 				}
 				cst.Resources = append(cst.Resources, rs)
 			}
+			if len(q.res) > 0 && len(cst.Resources) == 0 {
+				continue // the resource filter left nothing on this cluster
+			}
 			as.Clusters = append(as.Clusters, cst)
+		}
+		if (len(q.clusters) > 0 || len(q.res) > 0) && len(as.Clusters) == 0 {
+			continue // the filters left nothing of this app
 		}
 		out = append(out, as)
 	}

@@ -1,9 +1,20 @@
-// Package secrets is Edgeway's secrets service: the only holder of keys. It
-// seals and unseals values over gRPC (edgeway.secrets.v1.Secrets), with each
-// method authorized per calling service.
+// Package secrets is Edgeway's secrets service: the only holder of keys
+// (SECURITY.md, S1, S3). It seals and unseals values over gRPC
+// (edgeway.secrets.v1.Secrets), each method authorized per calling service,
+// and serves the owners' re-encryption jobs (edgeway.secrets.v1.Keys).
 //
-// Until envelope encryption lands (see the data-protection issue), sealing
-// is a framed pass-through: values are tagged with the "plain0" format and
-// bound to their associated data, so every caller already goes through the
-// same gRPC calls and a later keyset can re-seal them in place.
+// Sealing is tink AEAD envelope encryption: AES-256-GCM with a random
+// nonce, the associated data binding a value to its record and field, and
+// the sealing key's id in tink's 5-byte output prefix. A value that does
+// not decrypt — damaged, moved to another record, sealed with a retired
+// key, or a leftover "plain0" placeholder value — is an error, never
+// returned as it is stored.
+//
+// The keys are a tink keyset behind a KeySource: a JSON file of mode 0600
+// (FileKeySource), outside the databases' directories, optionally encrypted
+// at rest by a master AEAD standing in for a KMS. The running service
+// re-reads the file when it changes (checked at most once per second), so
+// Rotate and Retire — the `edgeway keys` commands — apply without a
+// restart. Package reencrypt moves the owners' records to a new primary
+// key.
 package secrets

@@ -18,10 +18,12 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,16 +74,21 @@ func run(ctx context.Context, log *slog.Logger, dataDir, bin string, n int) erro
 	if err != nil {
 		return err
 	}
+	if err := api.login(bin, dataDir); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
 	if err := api.register(fleet); err != nil {
 		return fmt.Errorf("register clusters: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, `
 Edgeway is running: https://127.0.0.1:9443/v2 (CA: %s)
+Dev identity provider: https://127.0.0.1:9443/dev-idp; the admin user's password and the
+edgeway-ci client's secret are in %s
 Edge clusters registered under provider "local": %s
 Next: deploy the example composite app to them:
     examples/shop/deploy.sh up && examples/shop/deploy.sh status
 Press Ctrl-C to stop everything.
-`, filepath.Join(dataDir, "tls", "ca.crt"), names(fleet))
+`, filepath.Join(dataDir, "tls", "ca.crt"), filepath.Join(dataDir, "dev", "credentials.json"), names(fleet))
 	select {
 	case <-ctx.Done():
 		return nil
@@ -119,8 +126,54 @@ func waitReady(ctx context.Context, url string, exited <-chan error) error {
 }
 
 type client struct {
-	http *http.Client
-	base string
+	http  *http.Client
+	base  string
+	token string
+}
+
+// login obtains a platform-admin token for registering the clusters: a
+// confidential admin client "dev-run" of the dev identity provider, created
+// on the first run, its secret kept (0600) beside the provider's files.
+func (c *client) login(bin, dataDir string) error {
+	path := filepath.Join(dataDir, "dev", "dev-run-client.json")
+	var creds struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		out, err := exec.Command(bin, "dev-idp", "add-client", "--data-dir", dataDir, "--admin", "dev-run").Output()
+		if err != nil {
+			return fmt.Errorf("edgeway dev-idp add-client: %w", err)
+		}
+		if err := os.WriteFile(path, out, 0o600); err != nil {
+			return err
+		}
+		b = out
+	}
+	if err := json.Unmarshal(b, &creds); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, err := http.NewRequest(http.MethodPost, "https://127.0.0.1:9443/dev-idp/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(creds.ClientID, creds.ClientSecret)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var tr struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" {
+		return fmt.Errorf("token endpoint: %s", resp.Status)
+	}
+	c.token = tr.AccessToken
+	return nil
 }
 
 func newClient(caFile string) (*client, error) {
@@ -143,6 +196,7 @@ func (c *client) do(method, path, contentType string, body []byte) error {
 		return err
 	}
 	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err

@@ -215,6 +215,272 @@ func (x *UnsealResponse) GetPlaintext() []byte {
 	return nil
 }
 
+type KeyStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyStatusRequest) Reset() {
+	*x = KeyStatusRequest{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyStatusRequest) ProtoMessage() {}
+
+func (x *KeyStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyStatusRequest.ProtoReflect.Descriptor instead.
+func (*KeyStatusRequest) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{4}
+}
+
+type KeyStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the key new values are sealed with.
+	PrimaryKeyId  uint32     `protobuf:"varint,1,opt,name=primary_key_id,json=primaryKeyId,proto3" json:"primary_key_id,omitempty"`
+	Keys          []*KeyInfo `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyStatusResponse) Reset() {
+	*x = KeyStatusResponse{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyStatusResponse) ProtoMessage() {}
+
+func (x *KeyStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyStatusResponse.ProtoReflect.Descriptor instead.
+func (*KeyStatusResponse) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *KeyStatusResponse) GetPrimaryKeyId() uint32 {
+	if x != nil {
+		return x.PrimaryKeyId
+	}
+	return 0
+}
+
+func (x *KeyStatusResponse) GetKeys() []*KeyInfo {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type KeyInfo struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	KeyId   uint32                 `protobuf:"varint,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Primary bool                   `protobuf:"varint,2,opt,name=primary,proto3" json:"primary,omitempty"`
+	// "ENABLED" or "DISABLED".
+	Status        string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyInfo) Reset() {
+	*x = KeyInfo{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyInfo) ProtoMessage() {}
+
+func (x *KeyInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyInfo.ProtoReflect.Descriptor instead.
+func (*KeyInfo) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *KeyInfo) GetKeyId() uint32 {
+	if x != nil {
+		return x.KeyId
+	}
+	return 0
+}
+
+func (x *KeyInfo) GetPrimary() bool {
+	if x != nil {
+		return x.Primary
+	}
+	return false
+}
+
+func (x *KeyInfo) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type RewrapRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Ciphertext     []byte                 `protobuf:"bytes,1,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	AssociatedData string                 `protobuf:"bytes,2,opt,name=associated_data,json=associatedData,proto3" json:"associated_data,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RewrapRequest) Reset() {
+	*x = RewrapRequest{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewrapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewrapRequest) ProtoMessage() {}
+
+func (x *RewrapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewrapRequest.ProtoReflect.Descriptor instead.
+func (*RewrapRequest) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RewrapRequest) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
+func (x *RewrapRequest) GetAssociatedData() string {
+	if x != nil {
+		return x.AssociatedData
+	}
+	return ""
+}
+
+type RewrapResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The value sealed with the primary key (the request's bytes when
+	// rewrapped is false).
+	Ciphertext []byte `protobuf:"bytes,1,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`
+	// Id of the key that sealed ciphertext: the primary key id.
+	KeyId uint32 `protobuf:"varint,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// False when the value was already sealed with the primary key.
+	Rewrapped     bool `protobuf:"varint,3,opt,name=rewrapped,proto3" json:"rewrapped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RewrapResponse) Reset() {
+	*x = RewrapResponse{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewrapResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewrapResponse) ProtoMessage() {}
+
+func (x *RewrapResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewrapResponse.ProtoReflect.Descriptor instead.
+func (*RewrapResponse) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RewrapResponse) GetCiphertext() []byte {
+	if x != nil {
+		return x.Ciphertext
+	}
+	return nil
+}
+
+func (x *RewrapResponse) GetKeyId() uint32 {
+	if x != nil {
+		return x.KeyId
+	}
+	return 0
+}
+
+func (x *RewrapResponse) GetRewrapped() bool {
+	if x != nil {
+		return x.Rewrapped
+	}
+	return false
+}
+
 var File_edgeway_secrets_v1_secrets_proto protoreflect.FileDescriptor
 
 const file_edgeway_secrets_v1_secrets_proto_rawDesc = "" +
@@ -233,10 +499,32 @@ const file_edgeway_secrets_v1_secrets_proto_rawDesc = "" +
 	"ciphertext\x12'\n" +
 	"\x0fassociated_data\x18\x02 \x01(\tR\x0eassociatedData\".\n" +
 	"\x0eUnsealResponse\x12\x1c\n" +
-	"\tplaintext\x18\x01 \x01(\fR\tplaintext2\xa5\x01\n" +
+	"\tplaintext\x18\x01 \x01(\fR\tplaintext\"\x12\n" +
+	"\x10KeyStatusRequest\"j\n" +
+	"\x11KeyStatusResponse\x12$\n" +
+	"\x0eprimary_key_id\x18\x01 \x01(\rR\fprimaryKeyId\x12/\n" +
+	"\x04keys\x18\x02 \x03(\v2\x1b.edgeway.secrets.v1.KeyInfoR\x04keys\"R\n" +
+	"\aKeyInfo\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\rR\x05keyId\x12\x18\n" +
+	"\aprimary\x18\x02 \x01(\bR\aprimary\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\"X\n" +
+	"\rRewrapRequest\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x01 \x01(\fR\n" +
+	"ciphertext\x12'\n" +
+	"\x0fassociated_data\x18\x02 \x01(\tR\x0eassociatedData\"e\n" +
+	"\x0eRewrapResponse\x12\x1e\n" +
+	"\n" +
+	"ciphertext\x18\x01 \x01(\fR\n" +
+	"ciphertext\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\rR\x05keyId\x12\x1c\n" +
+	"\trewrapped\x18\x03 \x01(\bR\trewrapped2\xa5\x01\n" +
 	"\aSecrets\x12I\n" +
 	"\x04Seal\x12\x1f.edgeway.secrets.v1.SealRequest\x1a .edgeway.secrets.v1.SealResponse\x12O\n" +
-	"\x06Unseal\x12!.edgeway.secrets.v1.UnsealRequest\x1a\".edgeway.secrets.v1.UnsealResponseB/Z-edgeway.dev/api-spec/gen/secrets/v1;secretsv1b\x06proto3"
+	"\x06Unseal\x12!.edgeway.secrets.v1.UnsealRequest\x1a\".edgeway.secrets.v1.UnsealResponse2\xb1\x01\n" +
+	"\x04Keys\x12X\n" +
+	"\tKeyStatus\x12$.edgeway.secrets.v1.KeyStatusRequest\x1a%.edgeway.secrets.v1.KeyStatusResponse\x12O\n" +
+	"\x06Rewrap\x12!.edgeway.secrets.v1.RewrapRequest\x1a\".edgeway.secrets.v1.RewrapResponseB/Z-edgeway.dev/api-spec/gen/secrets/v1;secretsv1b\x06proto3"
 
 var (
 	file_edgeway_secrets_v1_secrets_proto_rawDescOnce sync.Once
@@ -250,23 +538,33 @@ func file_edgeway_secrets_v1_secrets_proto_rawDescGZIP() []byte {
 	return file_edgeway_secrets_v1_secrets_proto_rawDescData
 }
 
-var file_edgeway_secrets_v1_secrets_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_edgeway_secrets_v1_secrets_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_edgeway_secrets_v1_secrets_proto_goTypes = []any{
-	(*SealRequest)(nil),    // 0: edgeway.secrets.v1.SealRequest
-	(*SealResponse)(nil),   // 1: edgeway.secrets.v1.SealResponse
-	(*UnsealRequest)(nil),  // 2: edgeway.secrets.v1.UnsealRequest
-	(*UnsealResponse)(nil), // 3: edgeway.secrets.v1.UnsealResponse
+	(*SealRequest)(nil),       // 0: edgeway.secrets.v1.SealRequest
+	(*SealResponse)(nil),      // 1: edgeway.secrets.v1.SealResponse
+	(*UnsealRequest)(nil),     // 2: edgeway.secrets.v1.UnsealRequest
+	(*UnsealResponse)(nil),    // 3: edgeway.secrets.v1.UnsealResponse
+	(*KeyStatusRequest)(nil),  // 4: edgeway.secrets.v1.KeyStatusRequest
+	(*KeyStatusResponse)(nil), // 5: edgeway.secrets.v1.KeyStatusResponse
+	(*KeyInfo)(nil),           // 6: edgeway.secrets.v1.KeyInfo
+	(*RewrapRequest)(nil),     // 7: edgeway.secrets.v1.RewrapRequest
+	(*RewrapResponse)(nil),    // 8: edgeway.secrets.v1.RewrapResponse
 }
 var file_edgeway_secrets_v1_secrets_proto_depIdxs = []int32{
-	0, // 0: edgeway.secrets.v1.Secrets.Seal:input_type -> edgeway.secrets.v1.SealRequest
-	2, // 1: edgeway.secrets.v1.Secrets.Unseal:input_type -> edgeway.secrets.v1.UnsealRequest
-	1, // 2: edgeway.secrets.v1.Secrets.Seal:output_type -> edgeway.secrets.v1.SealResponse
-	3, // 3: edgeway.secrets.v1.Secrets.Unseal:output_type -> edgeway.secrets.v1.UnsealResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	6, // 0: edgeway.secrets.v1.KeyStatusResponse.keys:type_name -> edgeway.secrets.v1.KeyInfo
+	0, // 1: edgeway.secrets.v1.Secrets.Seal:input_type -> edgeway.secrets.v1.SealRequest
+	2, // 2: edgeway.secrets.v1.Secrets.Unseal:input_type -> edgeway.secrets.v1.UnsealRequest
+	4, // 3: edgeway.secrets.v1.Keys.KeyStatus:input_type -> edgeway.secrets.v1.KeyStatusRequest
+	7, // 4: edgeway.secrets.v1.Keys.Rewrap:input_type -> edgeway.secrets.v1.RewrapRequest
+	1, // 5: edgeway.secrets.v1.Secrets.Seal:output_type -> edgeway.secrets.v1.SealResponse
+	3, // 6: edgeway.secrets.v1.Secrets.Unseal:output_type -> edgeway.secrets.v1.UnsealResponse
+	5, // 7: edgeway.secrets.v1.Keys.KeyStatus:output_type -> edgeway.secrets.v1.KeyStatusResponse
+	8, // 8: edgeway.secrets.v1.Keys.Rewrap:output_type -> edgeway.secrets.v1.RewrapResponse
+	5, // [5:9] is the sub-list for method output_type
+	1, // [1:5] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_edgeway_secrets_v1_secrets_proto_init() }
@@ -280,9 +578,9 @@ func file_edgeway_secrets_v1_secrets_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_edgeway_secrets_v1_secrets_proto_rawDesc), len(file_edgeway_secrets_v1_secrets_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   9,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_edgeway_secrets_v1_secrets_proto_goTypes,
 		DependencyIndexes: file_edgeway_secrets_v1_secrets_proto_depIdxs,

@@ -163,3 +163,167 @@ var Secrets_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "edgeway/secrets/v1/secrets.proto",
 }
+
+const (
+	Keys_KeyStatus_FullMethodName = "/edgeway.secrets.v1.Keys/KeyStatus"
+	Keys_Rewrap_FullMethodName    = "/edgeway.secrets.v1.Keys/Rewrap"
+)
+
+// KeysClient is the client API for Keys service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Keys serves the re-encryption jobs of the services that own sealed
+// records: it tells which key is primary and moves a sealed value onto it.
+// It never returns key material or plaintext. It is a service of its own so
+// that SecretsClient, which callers implement in stand-ins and tests, does
+// not grow.
+type KeysClient interface {
+	// KeyStatus lists the keyset's key ids and names the primary one.
+	KeyStatus(ctx context.Context, in *KeyStatusRequest, opts ...grpc.CallOption) (*KeyStatusResponse, error)
+	// Rewrap unseals ciphertext for associated_data with any key of the
+	// keyset and seals the plaintext again, for the same associated data,
+	// with the primary key. A value already sealed with the primary key is
+	// returned unchanged with rewrapped = false. A value that cannot be
+	// unsealed is an error (InvalidArgument), as for Unseal.
+	Rewrap(ctx context.Context, in *RewrapRequest, opts ...grpc.CallOption) (*RewrapResponse, error)
+}
+
+type keysClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewKeysClient(cc grpc.ClientConnInterface) KeysClient {
+	return &keysClient{cc}
+}
+
+func (c *keysClient) KeyStatus(ctx context.Context, in *KeyStatusRequest, opts ...grpc.CallOption) (*KeyStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KeyStatusResponse)
+	err := c.cc.Invoke(ctx, Keys_KeyStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keysClient) Rewrap(ctx context.Context, in *RewrapRequest, opts ...grpc.CallOption) (*RewrapResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RewrapResponse)
+	err := c.cc.Invoke(ctx, Keys_Rewrap_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// KeysServer is the server API for Keys service.
+// All implementations must embed UnimplementedKeysServer
+// for forward compatibility.
+//
+// Keys serves the re-encryption jobs of the services that own sealed
+// records: it tells which key is primary and moves a sealed value onto it.
+// It never returns key material or plaintext. It is a service of its own so
+// that SecretsClient, which callers implement in stand-ins and tests, does
+// not grow.
+type KeysServer interface {
+	// KeyStatus lists the keyset's key ids and names the primary one.
+	KeyStatus(context.Context, *KeyStatusRequest) (*KeyStatusResponse, error)
+	// Rewrap unseals ciphertext for associated_data with any key of the
+	// keyset and seals the plaintext again, for the same associated data,
+	// with the primary key. A value already sealed with the primary key is
+	// returned unchanged with rewrapped = false. A value that cannot be
+	// unsealed is an error (InvalidArgument), as for Unseal.
+	Rewrap(context.Context, *RewrapRequest) (*RewrapResponse, error)
+	mustEmbedUnimplementedKeysServer()
+}
+
+// UnimplementedKeysServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedKeysServer struct{}
+
+func (UnimplementedKeysServer) KeyStatus(context.Context, *KeyStatusRequest) (*KeyStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method KeyStatus not implemented")
+}
+func (UnimplementedKeysServer) Rewrap(context.Context, *RewrapRequest) (*RewrapResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rewrap not implemented")
+}
+func (UnimplementedKeysServer) mustEmbedUnimplementedKeysServer() {}
+func (UnimplementedKeysServer) testEmbeddedByValue()              {}
+
+// UnsafeKeysServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to KeysServer will
+// result in compilation errors.
+type UnsafeKeysServer interface {
+	mustEmbedUnimplementedKeysServer()
+}
+
+func RegisterKeysServer(s grpc.ServiceRegistrar, srv KeysServer) {
+	// If the following call panics, it indicates UnimplementedKeysServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Keys_ServiceDesc, srv)
+}
+
+func _Keys_KeyStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KeyStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeysServer).KeyStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Keys_KeyStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeysServer).KeyStatus(ctx, req.(*KeyStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Keys_Rewrap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RewrapRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeysServer).Rewrap(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Keys_Rewrap_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeysServer).Rewrap(ctx, req.(*RewrapRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Keys_ServiceDesc is the grpc.ServiceDesc for Keys service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Keys_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "edgeway.secrets.v1.Keys",
+	HandlerType: (*KeysServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "KeyStatus",
+			Handler:    _Keys_KeyStatus_Handler,
+		},
+		{
+			MethodName: "Rewrap",
+			Handler:    _Keys_Rewrap_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "edgeway/secrets/v1/secrets.proto",
+}
