@@ -7,7 +7,7 @@ DATA_DIR ?= .edgeway
 PKGS = $(shell $(GO) list -m -f '{{.Path}}/...')
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run serve build kube-apiserver test vet generate check-generated fmt-check unit fuzz bench clean
+.PHONY: run serve build kube-apiserver fuzz test vet generate check-generated fmt-check unit fuzz bench clean
 
 ## run: two local edge clusters + every service in one process (embedded stores under $(DATA_DIR)), clusters registered
 run: build
@@ -42,6 +42,21 @@ vet:
 ## (the first run builds kube-apiserver from source into ~/.cache/edgeway for the edge-cluster tests)
 test: check-generated fmt-check vet kube-apiserver
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(MAKE) fuzz
+
+## fuzz: run every parser's fuzz target for FUZZTIME (corpus in each package's testdata/fuzz)
+FUZZTIME ?= 8s
+FUZZ_TARGETS = \
+	edgeway.dev/services/clusterregistry:FuzzCheckKubeconfig \
+	edgeway.dev/common/rest:FuzzCheckTarGz \
+	edgeway.dev/common/rest:FuzzDecodeObject \
+	edgeway.dev/services/orchestrator/render:FuzzRender \
+	edgeway.dev/common/auth:FuzzVerify
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## kube-apiserver: build (or find cached) the kube-apiserver the edge-cluster tests and make run use
 kube-apiserver:

@@ -2,6 +2,7 @@ package devstores
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -33,7 +34,17 @@ func clientOptions(uri string) *options.ClientOptions {
 // connect timeouts, after checking that the server answers a ping. The error
 // does not repeat uri, which may hold a password.
 func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
-	cli, err := mongo.Connect(clientOptions(uri))
+	return ConnectTLS(ctx, uri, nil)
+}
+
+// ConnectTLS is Connect with a TLS configuration (CA, client certificate)
+// for a production MongoDB; nil leaves TLS to the URI's options.
+func ConnectTLS(ctx context.Context, uri string, tlsCfg *tls.Config) (*mongo.Client, error) {
+	opts := clientOptions(uri)
+	if tlsCfg != nil {
+		opts.SetTLSConfig(tlsCfg)
+	}
+	cli, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("devstores: mongo client: %w", err)
 	}
@@ -48,6 +59,12 @@ func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
 // Like clientv3.New, it does not wait for a connection: the first request
 // does. The client logs only errors, to stderr.
 func ConnectEtcd(endpoints []string) (*clientv3.Client, error) {
+	return ConnectEtcdTLS(endpoints, nil)
+}
+
+// ConnectEtcdTLS is ConnectEtcd with a TLS configuration (CA and client
+// certificate) for https endpoints.
+func ConnectEtcdTLS(endpoints []string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	lg, err := logutil.CreateDefaultZapLogger(zap.ErrorLevel)
 	if err != nil {
 		return nil, fmt.Errorf("devstores: etcd client logger: %w", err)
@@ -56,6 +73,7 @@ func ConnectEtcd(endpoints []string) (*clientv3.Client, error) {
 		Endpoints:   endpoints,
 		DialTimeout: etcdDialTimeout,
 		Logger:      lg,
+		TLS:         tlsCfg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("devstores: etcd client: %w", err)

@@ -20,6 +20,7 @@ import (
 	"edgeway.dev/common/httpx"
 	"edgeway.dev/common/rest"
 	"edgeway.dev/common/store"
+	"edgeway.dev/services/secrets/reencrypt"
 )
 
 // Name is the service's identity.
@@ -31,6 +32,9 @@ const Collection = "clusterregistry"
 // Config configures the registry.
 type Config struct {
 	MaxBodyBytes int64
+	// AllowLoopbackClusters accepts kubeconfigs of clusters on loopback
+	// addresses (--dev: the local edge clusters).
+	AllowLoopbackClusters bool
 }
 
 // Deps are the registry's collaborators.
@@ -44,6 +48,8 @@ type Deps struct {
 	Auth *auth.Verifier
 	// Audit records every mutation (fail closed) and every refusal.
 	Audit *audit.Log
+	// Keys rewraps kubeconfigs after a key rotation (nil: no re-encryption).
+	Keys reencrypt.Client
 }
 
 // Service is the cluster registry.
@@ -74,7 +80,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		rest.Family{Kind: "clusterProvider", Collection: providers, ItemVars: []string{"clusterProvider"},
 			BeforeDelete: s.refusedIfReferenced},
 		rest.Family{Kind: "cluster", Collection: clusters, ItemVars: []string{"cluster"}, Body: rest.MultipartBody,
-			File: rest.FileHidden, CheckFile: CheckKubeconfig, StoreFile: s.sealKubeconfig,
+			File: rest.FileHidden, CheckFile: KubeconfigChecker{AllowLoopback: cfg.AllowLoopbackClusters}.Check, StoreFile: s.sealKubeconfig,
 			BeforeDelete: s.refusedIfReferenced},
 		rest.Family{Kind: "clusterLabel", Collection: cluster + "/labels", ItemVars: []string{"clusterLabel"}, NoPut: true,
 			Names: func(o *rest.Object) []string { return []string{o.String("clusterLabel")} }},

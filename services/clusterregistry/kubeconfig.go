@@ -4,21 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
 	"edgeway.dev/common/httpx"
 )
 
+// MaxKubeconfigBytes bounds an uploaded kubeconfig.
+const MaxKubeconfigBytes = 256 << 10
+
 // kubeconfig is the part of a kubeconfig the registry checks.
 type kubeconfig struct {
 	Kind     string `json:"kind"`
 	Clusters []struct {
-		Name    string `json:"name"`
-		Cluster struct {
-			Server string `json:"server"`
-		} `json:"cluster"`
+		Name    string         `json:"name"`
+		Cluster map[string]any `json:"cluster"`
 	} `json:"clusters"`
 	Users []struct {
 		Name string         `json:"name"`
@@ -26,10 +29,31 @@ type kubeconfig struct {
 	} `json:"users"`
 }
 
-// CheckKubeconfig refuses files that are not a kubeconfig with at least one
-// cluster reachable over https, and kubeconfigs whose users run plug-ins
-// (exec, auth-provider): Edgeway never runs code a cluster owner uploaded.
-func CheckKubeconfig(data []byte) error {
+// Refused kubeconfig fields: plug-ins run code on Edgeway's hosts, file
+// references read its files, and the rest weaken or redirect TLS.
+var (
+	refusedUserFields    = []string{"exec", "auth-provider", "tokenFile", "client-certificate", "client-key"}
+	refusedClusterFields = []string{"insecure-skip-tls-verify", "certificate-authority", "proxy-url"}
+	metadataHosts        = []string{"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
+
+// KubeconfigChecker validates uploaded kubeconfigs.
+type KubeconfigChecker struct {
+	// AllowLoopback accepts clusters on loopback addresses (--dev only:
+	// local edge clusters).
+	AllowLoopback bool
+}
+
+// Check refuses files that are not a kubeconfig with at least one cluster
+// reachable over https, and kubeconfigs Edgeway must not use: exec or
+// auth-provider plug-ins, file references, insecure-skip-tls-verify, a
+// proxy, or a server on a link-local or cloud-metadata address (loopback
+// too unless allowed). Refusals of a well-formed kubeconfig are 422 naming
+// the reason.
+func (k KubeconfigChecker) Check(data []byte) error {
+	if len(data) > MaxKubeconfigBytes {
+		return httpx.Errorf(http.StatusRequestEntityTooLarge, fmt.Sprintf("kubeconfig is larger than %d bytes", MaxKubeconfigBytes))
+	}
 	var kc kubeconfig
 	if err := yaml.Unmarshal(data, &kc); err != nil {
 		return errors.New("not a kubeconfig (YAML could not be parsed)")
@@ -40,19 +64,73 @@ func CheckKubeconfig(data []byte) error {
 	if len(kc.Clusters) == 0 {
 		return errors.New("kubeconfig has no clusters")
 	}
+	refuse := func(format string, a ...any) error {
+		return httpx.Errorf(http.StatusUnprocessableEntity, fmt.Sprintf(format, a...))
+	}
 	for _, c := range kc.Clusters {
-		u, err := url.Parse(c.Cluster.Server)
+		for _, f := range refusedClusterFields {
+			if v, ok := c.Cluster[f]; ok && v != false && v != "" {
+				return refuse("kubeconfig cluster %q sets %s, which Edgeway refuses", c.Name, f)
+			}
+		}
+		server, _ := c.Cluster["server"].(string)
+		u, err := url.Parse(server)
 		if err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("kubeconfig cluster %q: server must be an https URL", c.Name)
+			return refuse("kubeconfig cluster %q: server must be an https URL", c.Name)
+		}
+		if reason := k.badHost(u.Hostname()); reason != "" {
+			return refuse("kubeconfig cluster %q: server %s is %s", c.Name, u.Hostname(), reason)
 		}
 	}
 	for _, u := range kc.Users {
-		for _, plugin := range []string{"exec", "auth-provider"} {
-			if _, ok := u.User[plugin]; ok {
-				return httpx.Errorf(http.StatusUnprocessableEntity,
-					fmt.Sprintf("kubeconfig user %q uses an %s plug-in, which Edgeway refuses to run", u.Name, plugin))
+		for _, f := range refusedUserFields {
+			if _, ok := u.User[f]; ok {
+				what := f
+				switch f {
+				case "exec", "auth-provider":
+					what = "an " + f + " plug-in, which Edgeway refuses to run"
+				default:
+					what = "a file reference (" + f + "), which Edgeway refuses to read"
+				}
+				return refuse("kubeconfig user %q uses %s", u.Name, what)
 			}
 		}
 	}
 	return nil
 }
+
+// badHost says why a server host is refused, or "".
+func (k KubeconfigChecker) badHost(host string) string {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, m := range metadataHosts {
+		if h == m {
+			return "a cloud metadata service"
+		}
+	}
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		if k.AllowLoopback {
+			return ""
+		}
+		return "a loopback address (allowed only in --dev)"
+	}
+	ip, err := netip.ParseAddr(h)
+	if err != nil {
+		return "" // a DNS name: resolved by the deployer at connect time
+	}
+	ip = ip.Unmap()
+	switch {
+	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
+		return "a link-local or cloud metadata address"
+	case ip == netip.MustParseAddr("fd00:ec2::254"):
+		return "a cloud metadata address"
+	case ip.IsLoopback():
+		if k.AllowLoopback {
+			return ""
+		}
+		return "a loopback address (allowed only in --dev)"
+	case ip.IsUnspecified(), ip.IsMulticast():
+		return "not a unicast address"
+	}
+	return ""
+}
+

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -41,6 +42,14 @@ type serveConfig struct {
 	// per client address (gateway), per calling service (gRPC).
 	RatePerIdentity, RatePerAddress, RatePerService    float64
 	BurstPerIdentity, BurstPerAddress, BurstPerService int
+	// Store transport: TLS material for MongoDB and etcd, and the explicit
+	// opt-out that allows plaintext store connections outside --dev.
+	MongoCAFile, MongoCertFile, MongoKeyFile string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile    string
+	InsecureStore                            bool
+	// ReencryptInterval is how often sealed records are moved to the
+	// primary key after a rotation.
+	ReencryptInterval time.Duration
 	// Secrets is the key source of the secrets service.
 	Secrets secrets.Config
 	// Deployer: clusters worked on at once per deployment, and failed
@@ -71,6 +80,14 @@ func (c *serveConfig) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	c.Auth.RegisterFlags(fs)
 	c.Secrets.RegisterFlags(fs)
+	fs.StringVar(&c.MongoCAFile, "mongo-ca-file", "", "CA certificate(s) to verify MongoDB's TLS certificate (enables TLS)")
+	fs.StringVar(&c.MongoCertFile, "mongo-cert-file", "", "client certificate for MongoDB X.509 authentication (SCRAM: put the user in --mongo-uri)")
+	fs.StringVar(&c.MongoKeyFile, "mongo-key-file", "", "client key for --mongo-cert-file")
+	fs.StringVar(&c.EtcdCAFile, "etcd-ca-file", "", "CA certificate(s) to verify etcd's TLS certificate")
+	fs.StringVar(&c.EtcdCertFile, "etcd-cert-file", "", "client certificate for etcd")
+	fs.StringVar(&c.EtcdKeyFile, "etcd-key-file", "", "client key for --etcd-cert-file")
+	fs.DurationVar(&c.ReencryptInterval, "reencrypt-interval", 30*time.Second, "how often services move sealed records to the primary key after `edgeway keys rotate`")
+	fs.BoolVar(&c.InsecureStore, "insecure-store", false, "allow plaintext MongoDB / etcd connections outside --dev (logged as a warning at every start)")
 	fs.IntVar(&c.ClusterConcurrency, "deployer-cluster-concurrency", 8, "clusters the deployer works on at once per deployment")
 	fs.IntVar(&c.RetryLimit, "deployer-retry-limit", 20, "failed attempts before the deployer gives up an unreachable cluster (0: retry forever)")
 	fs.Float64Var(&c.RatePerIdentity, "rate-per-identity", 50, "requests per second per authenticated identity at the gateway (0: unlimited)")
@@ -118,6 +135,14 @@ func (c *serveConfig) Validate() error {
 		if len(c.EtcdEndpoints) == 0 && c.runs("deployer") {
 			errs = append(errs, errors.New("--etcd-endpoints is required outside --dev"))
 		}
+		if c.MongoURI != "" && !c.InsecureStore && !mongoUsesTLS(c.MongoURI, c.MongoCAFile) {
+			errs = append(errs, errors.New("--mongo-uri: plaintext MongoDB connections are refused outside --dev; use tls=true in the URI or --mongo-ca-file (or --insecure-store)"))
+		}
+		for _, ep := range c.EtcdEndpoints {
+			if !strings.HasPrefix(ep, "https://") && !c.InsecureStore {
+				errs = append(errs, fmt.Errorf("--etcd-endpoints: %s is plaintext; etcd connections outside --dev need https:// with --etcd-ca-file and a client certificate (or --insecure-store)", ep))
+			}
+		}
 		if _, err := os.Stat(filepath.Join(c.TLSDir, "ca.crt")); err != nil {
 			errs = append(errs, fmt.Errorf("--tls-dir: %s/ca.crt is required outside --dev", c.TLSDir))
 		}
@@ -150,6 +175,13 @@ func (c *serveConfig) Validate() error {
 }
 
 func (c *serveConfig) addr(service string) string { return *c.Addrs[service] }
+
+// mongoUsesTLS reports whether a MongoDB connection will use TLS.
+func mongoUsesTLS(uri, caFile string) bool {
+	u := strings.ToLower(uri)
+	return caFile != "" || strings.HasPrefix(u, "mongodb+srv://") ||
+		strings.Contains(u, "tls=true") || strings.Contains(u, "ssl=true")
+}
 
 func (c *serveConfig) runs(target string) bool { return slices.Contains(c.Targets, target) }
 

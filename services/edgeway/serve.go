@@ -254,11 +254,16 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		return clusterregistry.New(clusterregistry.Config{MaxBodyBytes: p.cfg.MaxBodyBytes}, clusterregistry.Deps{
+		reg, err := clusterregistry.New(clusterregistry.Config{MaxBodyBytes: p.cfg.MaxBodyBytes, AllowLoopbackClusters: p.cfg.Dev}, clusterregistry.Deps{
 			Log: log, Store: res, Contract: contract,
 			Orchestrator: orchestratorv1.NewOrchestratorClient(oc), Secrets: secretsv1.NewSecretsClient(sc), Auth: p.verifier,
-			Audit: al,
+			Audit: al, Keys: secretsv1.NewKeysClient(sc),
 		})
+		if err != nil {
+			return nil, err
+		}
+		go reg.RunReencryption(ctx, p.cfg.ReencryptInterval)
+		return reg, nil
 	}
 	return nil, fmt.Errorf("unknown service %q", name)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ type stores struct {
 
 func openStores(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*stores, error) {
 	s := &stores{}
+	var err error
 	// The gateway writes its own audit stream.
 	needMongo := cfg.runs("orchestrator") || cfg.runs("clusterregistry") || cfg.runs(gatewayTarget)
 	needEtcd := cfg.runs("deployer")
@@ -45,7 +47,16 @@ func openStores(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*store
 			uri = m.URI()
 			log.Info("embedded FerretDB started", "dir", filepath.Join(cfg.DataDir, "ferretdb"))
 		}
-		cli, err := devstores.Connect(ctx, uri)
+		var tlsCfg *tls.Config
+		if cfg.MongoCAFile != "" {
+			if tlsCfg, err = storeTLS(cfg.MongoCAFile, cfg.MongoCertFile, cfg.MongoKeyFile); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("MongoDB TLS: %w", err)
+			}
+		} else if cfg.MongoURI != "" && !mongoUsesTLS(cfg.MongoURI, "") {
+			log.Warn("MongoDB connection is not encrypted", "insecure_store", cfg.InsecureStore, "dev", cfg.Dev)
+		}
+		cli, err := devstores.ConnectTLS(ctx, uri, tlsCfg)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("MongoDB: %w", err)
@@ -65,7 +76,16 @@ func openStores(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*store
 			eps = e.Endpoints()
 			log.Info("embedded etcd started", "dir", filepath.Join(cfg.DataDir, "etcd"))
 		}
-		cli, err := devstores.ConnectEtcd(eps)
+		var tlsCfg *tls.Config
+		if cfg.EtcdCAFile != "" {
+			if tlsCfg, err = storeTLS(cfg.EtcdCAFile, cfg.EtcdCertFile, cfg.EtcdKeyFile); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("etcd TLS: %w", err)
+			}
+		} else if len(cfg.EtcdEndpoints) > 0 {
+			log.Warn("etcd connection is not encrypted", "insecure_store", cfg.InsecureStore, "dev", cfg.Dev)
+		}
+		cli, err := devstores.ConnectEtcdTLS(eps, tlsCfg)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("etcd: %w", err)
@@ -73,6 +93,24 @@ func openStores(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*store
 		s.etcd = cli
 	}
 	return s, nil
+}
+
+// storeTLS builds the client TLS configuration for a store: its CA and,
+// when given, a client certificate.
+func storeTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	pool, err := tlsx.LoadCAPool(caFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if certFile != "" || keyFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
 }
 
 // resources returns the collection store of a service.
