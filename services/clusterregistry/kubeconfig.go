@@ -133,4 +133,3 @@ func (k KubeconfigChecker) badHost(host string) string {
 	}
 	return ""
 }
-

@@ -39,8 +39,8 @@ func withUser(user string) string {
 func TestCheckKubeconfig(t *testing.T) {
 	cases := []struct {
 		name, data, err string
-		status         int
-		dev            bool
+		status          int
+		dev             bool
 	}{
 		{name: "good", data: goodKubeconfig},
 		{name: "not yaml", data: "clusters: [", err: "could not be parsed"},
