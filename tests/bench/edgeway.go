@@ -195,6 +195,8 @@ type edgewayRun struct {
 	// DeployedStatuses are the deployedStatus values seen while polling, in
 	// order, repeats left out.
 	DeployedStatuses []string `json:"deployed_statuses"`
+	// Breakdown is what the server did in each phase (warm-up runs).
+	Breakdown *breakdown `json:"breakdown,omitempty"`
 }
 
 func (r *edgewayRun) saw(status string) {
@@ -203,18 +205,37 @@ func (r *edgewayRun) saw(status string) {
 	}
 }
 
-// runEdgeway instantiates the DIG for N clusters, waits until every object
-// is Applied and then Ready, and terminates it again.
-func runEdgeway(ctx context.Context, c client, n int, perCluster int, poll, limit time.Duration) (edgewayRun, error) {
-	var r edgewayRun
+// runEdgeway instantiates the DIG for N clusters and waits until every
+// object is Applied and then Ready. With adminURL it also records, in
+// r.Breakdown, what the server did in each phase (scraping /metrics inside
+// the clock: warm-up runs only).
+func runEdgeway(ctx context.Context, c client, n int, perCluster int, poll, limit time.Duration, adminURL string) (r edgewayRun, err error) {
 	dig := digPath(n)
 	want := n * perCluster
+	var scrapes []scrape
+	mark := func() {
+		if adminURL == "" {
+			return
+		}
+		s, err := scrapeMetrics(adminURL)
+		if err != nil {
+			s = scrape{}
+		}
+		scrapes = append(scrapes, s)
+	}
+	defer func() {
+		if len(scrapes) == 3 {
+			r.Breakdown = &breakdown{Instantiate: delta(scrapes[0], scrapes[1]), Apply: delta(scrapes[1], scrapes[2])}
+		}
+	}()
+	mark()
 	began := time.Now()
 	resp, err := c.call(http.MethodPost, dig+"/instantiate", nil, http.StatusAccepted)
 	if err != nil {
 		return r, fmt.Errorf("instantiate: %w", err)
 	}
 	r.Instantiate = time.Since(began)
+	mark()
 	var inst struct {
 		Instance string `json:"instance"`
 	}
@@ -291,6 +312,7 @@ func runEdgeway(ctx context.Context, c client, n int, perCluster int, poll, limi
 		}
 		sleep(ctx, poll)
 	}
+	mark()
 	r.Polls = len(pollTimes)
 	r.PollMedian = percentile(pollTimes, 0.5)
 	// The deployer's own verdict usually comes with Applied.

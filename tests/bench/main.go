@@ -19,7 +19,14 @@
 //
 // It prints a table of medians and p95s and the ratio Edgeway ÷ floor, says
 // whether the targets are met (it never fails on them), and writes the
-// figures as JSON to -out (default: a new temporary directory, printed).
+// figures as JSON to -out (default: a new temporary directory, printed),
+// with the server's /metrics beside it. The warm-up run of each N also
+// records what the server did in each phase (store calls and HTTP requests
+// from /metrics), printed after the table; measured runs never scrape.
+//
+// The server is built from the working tree (harness.Binary) unless
+// EDGEWAY_BIN names a binary; -server-arg passes flags to it, e.g.
+// -server-arg=--deployer-cluster-concurrency=16.
 package main
 
 import (
@@ -153,6 +160,7 @@ func run(cfg config) (err error) {
 		printTable(os.Stdout, rep.Results, cfg.runs)
 		rep.Targets = targets(rep.Results)
 		printTargets(os.Stdout, rep.Targets)
+		printBreakdowns(os.Stdout, rep.Results)
 		data, jerr := json.MarshalIndent(rep, "", "  ")
 		if jerr == nil {
 			jerr = os.WriteFile(out, append(data, '\n'), 0o644)
@@ -250,7 +258,7 @@ func run(cfg config) (err error) {
 	for _, n := range cfg.ns {
 		r := &result{N: n, Objects: n * len(objs), LoadAvgBefore: loadavg()}
 		rep.Results = append(rep.Results, r)
-		if err := measure(ctx, cfg, log, c, kcs[:n], objs, r); err != nil {
+		if err := measure(ctx, cfg, log, c, srv.AdminURL, kcs[:n], objs, r); err != nil {
 			r.Error = err.Error()
 			r.LoadAvgAfter = loadavg()
 			return fmt.Errorf("N=%d: %w\nedgeway log tail (%s):\n%s", n, err, srv.LogPath, srv.Tail(40))
@@ -266,7 +274,7 @@ func run(cfg config) (err error) {
 }
 
 // measure runs the warm-ups and the measured runs for one N.
-func measure(ctx context.Context, cfg config, log *slog.Logger, c client, kcs []*kubeClient, objs []floorObject, r *result) error {
+func measure(ctx context.Context, cfg config, log *slog.Logger, c client, adminURL string, kcs []*kubeClient, objs []floorObject, r *result) error {
 	n := len(kcs)
 	total := cfg.warmup + cfg.runs
 	for i := 1; i <= total; i++ {
@@ -275,7 +283,11 @@ func measure(ctx context.Context, cfg config, log *slog.Logger, c client, kcs []
 		}
 	}
 	edgeway := func(i int, warm bool) error {
-		er, err := runEdgeway(ctx, c, n, len(objs), cfg.poll, cfg.limit)
+		admin := ""
+		if warm {
+			admin = adminURL
+		}
+		er, err := runEdgeway(ctx, c, n, len(objs), cfg.poll, cfg.limit, admin)
 		if err != nil {
 			return fmt.Errorf("edgeway run %d: %w", i, err)
 		}
@@ -284,8 +296,17 @@ func measure(ctx context.Context, cfg config, log *slog.Logger, c client, kcs []
 				return fmt.Errorf("Edgeway's objects are not the floor's: %w", err)
 			}
 		}
+		var before scrape
+		if warm {
+			before, _ = scrapeMetrics(adminURL)
+		}
 		if er.Terminate, err = terminate(ctx, c, n, cfg.limit); err != nil {
 			return fmt.Errorf("edgeway run %d: %w", i, err)
+		}
+		if warm && er.Breakdown != nil {
+			if after, err := scrapeMetrics(adminURL); err == nil {
+				er.Breakdown.Terminate = delta(before, after)
+			}
 		}
 		if warm {
 			r.WarmupEdgeway = &er

@@ -137,3 +137,37 @@ func printTargets(w io.Writer, ts []target) {
 		fmt.Fprintf(w, "  %-50s %s\n", t.Name, verdict)
 	}
 }
+
+// printBreakdowns prints, per N, the series that took the most time in each
+// phase of the warm-up run. Totals add up concurrent calls, so they can
+// exceed the phase's wall time.
+func printBreakdowns(w io.Writer, rs []*result) {
+	printed := false
+	for _, r := range rs {
+		if r.WarmupEdgeway == nil || r.WarmupEdgeway.Breakdown == nil {
+			continue
+		}
+		if !printed {
+			fmt.Fprintln(w, "\nWhere the server spent its time in the warm-up run (from /metrics; summed over concurrent calls):")
+			printed = true
+		}
+		b, e := r.WarmupEdgeway.Breakdown, r.WarmupEdgeway
+		phases := []struct {
+			name string
+			wall time.Duration
+			es   []deltaEntry
+		}{
+			{"instantiate call", e.Instantiate, b.Instantiate},
+			{"202 → Ready (status polls included)", e.Ready - e.Instantiate, b.Apply},
+		}
+		for _, p := range phases {
+			fmt.Fprintf(w, "  N=%d %s, %s wall:\n", r.N, p.name, secs(p.wall))
+			for i, d := range p.es {
+				if i == 6 {
+					break
+				}
+				fmt.Fprintf(w, "    %-70s %5.0f calls %9.1f ms (mean %.1f ms)\n", d.Series, d.Count, d.TotalMS, d.MeanMS)
+			}
+		}
+	}
+}
