@@ -51,7 +51,8 @@ FUZZ_TARGETS = \
 	edgeway.dev/common/rest:FuzzCheckTarGz \
 	edgeway.dev/common/rest:FuzzDecodeObject \
 	edgeway.dev/services/orchestrator/render:FuzzRender \
-	edgeway.dev/common/auth:FuzzVerify
+	edgeway.dev/common/auth:FuzzVerify \
+	edgeway.dev/services/edgewayctl/internal/manifest:FuzzParse
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \

@@ -29,7 +29,7 @@ func (f *fileFlags) register(cmd *cobra.Command, stop bool) {
 // that every file the documents name can be read.
 func (f *fileFlags) documents(withFiles bool) ([]*manifest.Document, error) {
 	if f.file == "" {
-		return nil, errors.New("-f FILE is required")
+		return nil, errors.New("-f FILE is required (get and delete also take an API path instead)")
 	}
 	var opts manifest.Options
 	if len(f.values) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,7 +29,8 @@ a failed deployed status, a resource that was not applied, or one that can never
 become ready, such as a Job with a Failed condition); --timeout gives up with exit
 status 2. On a terminal the table is redrawn in place (coloured unless --no-color
 or NO_COLOR is set); in a pipe or a log each change is one plain line.`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.completeGroup,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -123,6 +125,52 @@ func watchStatus(ctx context.Context, c *api.Client, path string, r *watch.Rende
 		case <-time.After(interval):
 		}
 	}
+}
+
+// completeGroup completes PROJECT/COMPOSITE-APP/VERSION/DIG one level at
+// a time from the API.
+func (g *globals) completeGroup(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := g.client(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+	}
+	parts := strings.Split(toComplete, "/")
+	var list []struct {
+		Metadata struct{ Name string } `json:"metadata"`
+		Spec     struct {
+			CompositeAppVersion string `json:"compositeAppVersion"`
+		} `json:"spec"`
+	}
+	var prefix, path, suffix string
+	switch len(parts) {
+	case 1:
+		path, suffix = "projects", "/"
+	case 2, 3:
+		prefix, path, suffix = parts[0]+"/", "projects/"+parts[0]+"/composite-apps", "/"
+	case 4:
+		prefix = strings.Join(parts[:3], "/") + "/"
+		path = "projects/" + parts[0] + "/composite-apps/" + parts[1] + "/" + parts[2] + "/deployment-intent-groups"
+	default:
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	if err := c.GetJSON(cmd.Context(), path, "", &list); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+	}
+	var out []string
+	for _, o := range list {
+		name := o.Metadata.Name
+		if o.Spec.CompositeAppVersion != "" {
+			name += "/" + o.Spec.CompositeAppVersion
+		}
+		out = append(out, prefix+name+suffix)
+	}
+	if suffix != "" {
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // isTerminal tells whether w is a terminal.

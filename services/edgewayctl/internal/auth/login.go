@@ -10,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -140,8 +142,8 @@ func Revoke(ctx context.Context, p *Provider, refreshToken string) error {
 	if p.RevocationURL == "" || refreshToken == "" {
 		return nil
 	}
-	form := "token=" + urlQueryEscape(refreshToken) + "&token_type_hint=refresh_token&client_id=" + urlQueryEscape(p.Discovery.ClientID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, stringsReader(form))
+	form := url.Values{"token": {refreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {p.Discovery.ClientID}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -89,7 +87,3 @@ func (d *describedSource) Token() (*oauth2.Token, error) {
 	}
 	return t, nil
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -163,7 +163,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Auth.Method {
-	case MethodAuto, MethodLogin:
+	case MethodAuto:
+		if c.Auth.ClientID != "" && c.Auth.ClientSecret == "" && c.Auth.ClientSecretFile == "" {
+			errs = append(errs, fmt.Errorf("client id %q has no secret (EDGEWAY_CLIENT_SECRET, auth.clientSecret or auth.clientSecretFile)", c.Auth.ClientID))
+		}
+	case MethodLogin:
 	case MethodClientCredentials:
 		if c.Auth.ClientID == "" {
 			errs = append(errs, errors.New("auth method client-credentials needs a client id (auth.clientID or EDGEWAY_CLIENT_ID)"))

@@ -16,6 +16,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// maxDocuments bounds the documents (empty ones included) of one file.
+const maxDocuments = 10000
+
 // Version is the only document version understood.
 const Version = "emco/v2"
 
@@ -153,7 +156,11 @@ func Parse(data []byte, dir string) ([]*Document, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*Document
 	var errs []error
-	for i := 1; ; i++ {
+	for i, n := 1, 0; ; i, n = i+1, n+1 {
+		if n >= maxDocuments {
+			errs = append(errs, fmt.Errorf("more than %d documents", maxDocuments))
+			break
+		}
 		var node yaml.Node
 		err := dec.Decode(&node)
 		if errors.Is(err, io.EOF) {
@@ -167,11 +174,13 @@ func Parse(data []byte, dir string) ([]*Document, error) {
 			i--
 			continue
 		}
+		line := node.Content[0].Line
 		d, err := parseDocument(&node, dir)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("document %d (line %d): %w", i, node.Line, err))
+			errs = append(errs, fmt.Errorf("document %d (line %d): %w", i, line, err))
 			continue
 		}
+		d.Line = line
 		d.Index = i
 		docs = append(docs, d)
 	}
@@ -193,7 +202,7 @@ func parseDocument(node *yaml.Node, dir string) (*Document, error) {
 	if !ok {
 		return nil, errors.New("not a mapping")
 	}
-	d := &Document{Line: node.Line, Body: map[string]any{}}
+	d := &Document{Body: map[string]any{}}
 	var errs []error
 	if v, _ := m["version"].(string); v != Version {
 		errs = append(errs, fmt.Errorf("version is %q, want %q", m["version"], Version))
