@@ -56,6 +56,7 @@ var resources = []resource{
 	{lc + "/kv-pairs", lc + "/kv-pairs/{kvPair}", jsonBody, []string{"metadata", "spec"}, false},
 	{"/controllers", "/controllers/{controller}", jsonBody, []string{"metadata", "spec"}, false},
 	{"/projects/{project}/role-bindings", "/projects/{project}/role-bindings/{roleBinding}", jsonBody, []string{"metadata", "spec"}, false},
+	{"/projects/{project}/secrets", "/projects/{project}/secrets/{secret}", jsonBody, []string{"metadata", "spec"}, false},
 	{"/cluster-providers", "/cluster-providers/{clusterProvider}", jsonBody, []string{"metadata", "spec"}, false},
 	{"/cluster-providers/{clusterProvider}/clusters", cl, multipartBody, []string{"metadata", "spec"}, false},
 	{cl + "/labels", cl + "/labels/{clusterLabel}", jsonBody, []string{"clusterLabel"}, true},
@@ -514,6 +515,15 @@ func TestBodySchemasAcceptAndReject(t *testing.T) {
 		cl + "/kv-pairs": {
 			{"ok", true, `{"metadata":{"name":"kv"},"spec":{"kv":[{"istioIngressGatewayAddress":"192.0.2.1"}]}}`},
 			{"no spec", false, `{"metadata":{"name":"kv"}}`},
+		},
+		"/projects/{project}/secrets": {
+			{"ok", true, `{"metadata":{"name":"db-credentials"},"spec":{"data":{"username":"shop","password":"s3cr3t"}}}`},
+			{"no spec", true, `{"metadata":{"name":"empty"}}`},
+			{"empty data", true, `{"metadata":{"name":"empty"},"spec":{"data":{}}}`},
+			{"non-string value", false, `{"metadata":{"name":"s"},"spec":{"data":{"port":5432}}}`},
+			{"base64 data field", false, `{"metadata":{"name":"s"},"spec":{"stringData":{"a":"b"}}}`},
+			{"keys in a write", false, `{"metadata":{"name":"s"},"spec":{"keys":["a"]}}`},
+			{"unknown top-level field", false, `{"metadata":{"name":"s"},"data":{"a":"b"}}`},
 		},
 		dig + "/rollback": {
 			{"revision", true, `{"revision":2}`},

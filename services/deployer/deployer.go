@@ -17,6 +17,7 @@ import (
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/store"
+	"edgeway.dev/services/secrets/reencrypt"
 )
 
 // Name is the service's identity.
@@ -45,7 +46,16 @@ type Config struct {
 	// StatusTimeout bounds the live reads of a Status call with detail, per
 	// cluster.
 	StatusTimeout time.Duration
+	// ReencryptInterval is the time between two runs of the job that moves
+	// the sealed Secret manifests onto the secrets service's primary key;
+	// a new primary key starts a run within ReencryptCheck. Negative:
+	// no job.
+	ReencryptInterval time.Duration
 }
+
+// ReencryptCheck is how often the re-encryption job asks the secrets
+// service which key is primary.
+const ReencryptCheck = 10 * time.Second
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -57,6 +67,7 @@ func DefaultConfig() Config {
 		ReadyPoll:          time.Second,
 		RequestTimeout:     30 * time.Second,
 		StatusTimeout:      3 * time.Second,
+		ReencryptInterval:  time.Minute,
 	}
 }
 
@@ -116,6 +127,9 @@ func (c Config) withDefaults() Config {
 	if c.StatusTimeout == 0 {
 		c.StatusTimeout = d.StatusTimeout
 	}
+	if c.ReencryptInterval == 0 {
+		c.ReencryptInterval = d.ReencryptInterval
+	}
 	return c
 }
 
@@ -130,6 +144,13 @@ type Deps struct {
 	ClusterRegistry clusterregistryv1.ClusterRegistryClient
 	// Secrets seals Secret manifests and unseals them and kubeconfigs.
 	Secrets secretsv1.SecretsClient
+	// ProjectSecrets hands out the sealed values of the project secrets
+	// that Secret manifests refer to (annotation edgeway.dev/project-secret).
+	// Without it such a Secret fails to apply.
+	ProjectSecrets secretsv1.ProjectSecretsClient
+	// Keys serves the re-encryption job of the sealed Secret manifests
+	// (secretsv1.KeysClient); without it the job does not run.
+	Keys reencrypt.Client
 }
 
 // Service is the deployer.
@@ -165,6 +186,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		deps.Log.Warn("deployer: no secrets client: Secret manifests and kubeconfigs cannot be sealed or unsealed")
 		deps.Secrets = unwired{what: "secrets"}
 	}
+	if deps.ProjectSecrets == nil {
+		deps.ProjectSecrets = unwired{what: "project secrets"}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -183,6 +207,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		defer s.wg.Done()
 		s.resume(ctx)
 	}()
+	if deps.Keys != nil && s.cfg.ReencryptInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.reencryptLoop(ctx)
+		}()
+	}
 	return s, nil
 }
 

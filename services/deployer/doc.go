@@ -8,7 +8,13 @@
 // (res/<id>/<provider>+<cluster>/<app>) holding each resource's manifest,
 // deployed status, ready status and last error. Secret manifests are sealed
 // by the secrets service, bound to their record, and unsealed only just
-// before they are applied. A worker per context then, with at most
+// before they are applied. A Secret annotated edgeway.dev/project-secret
+// (added by the orchestrator for a DIG override "$projectSecret:NAME")
+// carries no values: just before applying it, the deployer fetches that
+// project secret's sealed values (ProjectSecrets.GetProjectSecret), unseals
+// them and applies them as the Secret's data; etcd keeps the reference
+// only. A re-encryption job moves the sealed manifests to the secrets
+// service's primary key after a rotation. A worker per context then, with at most
 // Config.ClusterConcurrency clusters at once:
 //
 //   - fetches each cluster's kubeconfig from the cluster registry and

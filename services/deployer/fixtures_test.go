@@ -33,6 +33,7 @@ import (
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/common/devstores"
 	"edgeway.dev/common/store/etcdstore"
+	"edgeway.dev/services/secrets/reencrypt"
 	"edgeway.dev/tests/edgecluster"
 )
 
@@ -118,6 +119,11 @@ type env struct {
 	sec    *testSecrets
 	cfg    Config
 	logs   *syncBuffer
+	// Optional clients start passes on: a secrets service in place of sec,
+	// the project secrets, the keys of the re-encryption job.
+	secrets secretsv1.SecretsClient
+	proj    secretsv1.ProjectSecretsClient
+	keys    reencrypt.Client
 }
 
 func newEnv(t *testing.T) *env {
@@ -155,9 +161,13 @@ func newEtcdEnv(t *testing.T) *env {
 func (e *env) start() *Service {
 	e.t.Helper()
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs, testWriter{e.t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var sc secretsv1.SecretsClient = e.sec
+	if e.secrets != nil {
+		sc = e.secrets
+	}
 	s, err := New(e.cfg, Deps{
 		Log: log, KV: etcdstore.New(shared.cli, e.prefix),
-		ClusterRegistry: e.reg, Secrets: e.sec,
+		ClusterRegistry: e.reg, Secrets: sc, ProjectSecrets: e.proj, Keys: e.keys,
 	})
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { _ = s.Close() })

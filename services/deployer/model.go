@@ -103,9 +103,9 @@ func (m *meta) doneStatus(ok bool) string {
 		return StatusTerminated
 	case m.Op == opTerminate:
 		return StatusTerminateFailed
-	case m.Revision > 1 && ok:
+	case m.PreviousContextID != "" && ok: // update or rollback (a re-instantiate after terminate is not)
 		return StatusUpdated
-	case m.Revision > 1:
+	case m.PreviousContextID != "":
 		return StatusUpdateFailed
 	case ok:
 		return StatusInstantiated
@@ -118,7 +118,7 @@ func (m *meta) inProgressStatus() string {
 	switch {
 	case m.Op == opTerminate:
 		return StatusTerminating
-	case m.Revision > 1:
+	case m.PreviousContextID != "":
 		return StatusUpdating
 	default:
 		return StatusInstantiating
@@ -258,13 +258,37 @@ func (s *Service) loadRecords(ctx context.Context, id string) (map[string]*recor
 }
 
 // saveRecord writes a record the caller owns (one writer per record: the
-// context's worker, per cluster).
+// context's worker, per cluster). The sealed manifests are the stored
+// ones, not the caller's: workers never change them, while the
+// re-encryption job may have rewrapped them since the caller read the
+// record (r takes them over too).
 func (s *Service) saveRecord(ctx context.Context, id string, r *record) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
+	return s.deps.KV.Update(ctx, recordKey(id, r.clusterKey(), r.App), func(old []byte) ([]byte, error) {
+		keepSealed(r, old)
+		return json.Marshal(r)
+	})
+}
+
+// keepSealed copies into r the sealed manifests of the stored record old,
+// by resource identity.
+func keepSealed(r *record, old []byte) {
+	var stored record
+	if json.Unmarshal(old, &stored) != nil {
+		return
 	}
-	return s.deps.KV.Update(ctx, recordKey(id, r.clusterKey(), r.App), func([]byte) ([]byte, error) { return b, nil })
+	sealed := make(map[string][]byte, len(stored.Resources))
+	for i := range stored.Resources {
+		if res := &stored.Resources[i]; res.Sealed != nil {
+			sealed[res.identity()] = res.Sealed
+		}
+	}
+	for i := range r.Resources {
+		if res := &r.Resources[i]; res.Sealed != nil {
+			if b, ok := sealed[res.identity()]; ok {
+				res.Sealed = b
+			}
+		}
+	}
 }
 
 func (s *Service) loadConns(ctx context.Context, id string) (map[string]connState, error) {

@@ -108,7 +108,8 @@ func errorText(err error, sensitive bool) string {
 		return ""
 	}
 	msg := err.Error()
-	if sensitive {
+	var pse *projectSecretError
+	if sensitive && !errors.As(err, &pse) {
 		msg = "apply failed"
 		var ae apierrors.APIStatus
 		if errors.As(err, &ae) {

@@ -371,8 +371,9 @@ func (c *clusterRun) failRemaining(ctx context.Context, done string, err error, 
 	}
 }
 
-// object decodes a resource's manifest, unsealing it when sealed, and
-// labels it with the deployment. Nothing revision-specific is added: an
+// object decodes a resource's manifest, unsealing it when sealed, fills a
+// project secret's values in (fillProjectSecret), and labels it with the
+// deployment. Nothing revision-specific is added: an
 // annotation changing with every revision would bump the generation of
 // every Deployment (its annotations are copied to ReplicaSets) and make an
 // update wait for rollouts that change nothing. The plaintext of a Secret lives only in
@@ -392,6 +393,11 @@ func (r *ctxRun) object(ctx context.Context, rec *record, res *resource) (*unstr
 	obj := &unstructured.Unstructured{}
 	if err := obj.UnmarshalJSON(data); err != nil {
 		return nil, permanent(errors.New("stored manifest cannot be decoded"))
+	}
+	if res.isSecret() {
+		if err := r.fillProjectSecret(ctx, obj); err != nil {
+			return nil, err
+		}
 	}
 	labels := obj.GetLabels()
 	if labels == nil {

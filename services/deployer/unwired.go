@@ -39,3 +39,11 @@ func (u unwired) Seal(context.Context, *secretsv1.SealRequest, ...grpc.CallOptio
 func (u unwired) Unseal(context.Context, *secretsv1.UnsealRequest, ...grpc.CallOption) (*secretsv1.UnsealResponse, error) {
 	return nil, u.err()
 }
+
+func (u unwired) ListProjectSecrets(context.Context, *secretsv1.ListProjectSecretsRequest, ...grpc.CallOption) (*secretsv1.ListProjectSecretsResponse, error) {
+	return nil, u.err()
+}
+
+func (u unwired) GetProjectSecret(context.Context, *secretsv1.GetProjectSecretRequest, ...grpc.CallOption) (*secretsv1.GetProjectSecretResponse, error) {
+	return nil, u.err()
+}

@@ -145,7 +145,12 @@ func TestStatusForRevisions(t *testing.T) {
 	require.Equal(t, StatusInstantiating, m.inProgressStatus())
 	require.Equal(t, StatusInstantiated, m.doneStatus(true))
 	require.Equal(t, StatusInstantiateFailed, m.doneStatus(false))
+	// A later revision without a previous context is an instantiation
+	// again (after terminate), not an update.
 	m.Revision = 2
+	require.Equal(t, StatusInstantiating, m.inProgressStatus())
+	require.Equal(t, StatusInstantiated, m.doneStatus(true))
+	m.PreviousContextID = "ctx-1"
 	require.Equal(t, StatusUpdating, m.inProgressStatus())
 	require.Equal(t, StatusUpdated, m.doneStatus(true))
 	require.Equal(t, StatusUpdateFailed, m.doneStatus(false))

@@ -88,7 +88,7 @@ func (c *serveConfig) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.EtcdKeyFile, "etcd-key-file", "", "client key for --etcd-cert-file")
 	fs.DurationVar(&c.ReencryptInterval, "reencrypt-interval", 30*time.Second, "how often services move sealed records to the primary key after `edgeway keys rotate`")
 	fs.BoolVar(&c.InsecureStore, "insecure-store", false, "allow plaintext MongoDB / etcd connections outside --dev (logged as a warning at every start)")
-	fs.IntVar(&c.ClusterConcurrency, "deployer-cluster-concurrency", 8, "clusters the deployer works on at once per deployment")
+	fs.IntVar(&c.ClusterConcurrency, "deployer-cluster-concurrency", 16, "clusters the deployer works on at once per deployment")
 	fs.IntVar(&c.RetryLimit, "deployer-retry-limit", 20, "failed attempts before the deployer gives up an unreachable cluster (0: retry forever)")
 	fs.Float64Var(&c.RatePerIdentity, "rate-per-identity", 50, "requests per second per authenticated identity at the gateway (0: unlimited)")
 	fs.IntVar(&c.BurstPerIdentity, "burst-per-identity", 100, "burst per authenticated identity")
@@ -129,7 +129,7 @@ func (c *serveConfig) Validate() error {
 		}
 	}
 	if !c.Dev {
-		if c.MongoURI == "" && (c.runs("orchestrator") || c.runs("clusterregistry") || c.runs(gatewayTarget)) {
+		if c.MongoURI == "" && (c.runs("orchestrator") || c.runs("clusterregistry") || c.runs("secrets") || c.runs(gatewayTarget)) {
 			errs = append(errs, errors.New("--mongo-uri is required outside --dev"))
 		}
 		if len(c.EtcdEndpoints) == 0 && c.runs("deployer") {

@@ -184,8 +184,6 @@ func (p *process) closeConns() {
 func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 	log := p.log.With("service", name)
 	switch name {
-	case secrets.Name:
-		return secrets.New(p.cfg.Secrets, secrets.Deps{Log: log})
 	case deployer.Name:
 		kv, err := p.stores.kv(deployer.Prefix)
 		if err != nil {
@@ -202,8 +200,10 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		dcfg := deployer.DefaultConfig()
 		dcfg.ClusterConcurrency = p.cfg.ClusterConcurrency
 		dcfg.RetryLimit = p.cfg.RetryLimit
+		dcfg.ReencryptInterval = p.cfg.ReencryptInterval
 		return deployer.New(dcfg, deployer.Deps{Log: log, KV: store.InstrumentKV(kv, p.storeM, name),
-			ClusterRegistry: clusterregistryv1.NewClusterRegistryClient(cr), Secrets: secretsv1.NewSecretsClient(sc)})
+			ClusterRegistry: clusterregistryv1.NewClusterRegistryClient(cr), Secrets: secretsv1.NewSecretsClient(sc),
+			ProjectSecrets: secretsv1.NewProjectSecretsClient(sc), Keys: secretsv1.NewKeysClient(sc)})
 	case placement.Name:
 		cr, err := p.dial(name, clusterregistry.Name)
 		if err != nil {
@@ -225,6 +225,15 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		return nil, err
 	}
 	switch name {
+	case secrets.Name:
+		oc, err := p.dial(name, orchestrator.Name)
+		if err != nil {
+			return nil, err
+		}
+		scfg := p.cfg.Secrets
+		scfg.MaxBodyBytes, scfg.ReencryptInterval = p.cfg.MaxBodyBytes, p.cfg.ReencryptInterval
+		return secrets.New(scfg, secrets.Deps{Log: log, Store: res, Contract: contract,
+			Orchestrator: orchestratorv1.NewOrchestratorClient(oc), Auth: p.verifier, Audit: al})
 	case orchestrator.Name:
 		cr, err := p.dial(name, clusterregistry.Name)
 		if err != nil {
@@ -238,9 +247,14 @@ func (p *process) build(ctx context.Context, name string) (svc.Service, error) {
 		if err != nil {
 			return nil, err
 		}
+		sc, err := p.dial(name, secrets.Name)
+		if err != nil {
+			return nil, err
+		}
 		return orchestrator.New(orchestrator.Config{MaxBodyBytes: p.cfg.MaxBodyBytes}, orchestrator.Deps{
 			Log: log, Store: res, Contract: contract, ClusterRegistry: clusterregistryv1.NewClusterRegistryClient(cr),
-			Placement: placementv1.NewPlacementClient(pl), Deployer: deployerv1.NewDeployerClient(dp), Auth: p.verifier,
+			Placement: placementv1.NewPlacementClient(pl), Deployer: deployerv1.NewDeployerClient(dp),
+			Secrets: secretsv1.NewProjectSecretsClient(sc), Auth: p.verifier,
 			Audit: al, AuditReader: func(ctx context.Context, service string, f audit.Filter) ([]audit.Record, error) {
 				return audit.ListStream(ctx, p.stores.db, service, f)
 			},
@@ -297,6 +311,7 @@ func (p *process) startGateway(ctx context.Context, g *errgroup.Group) error {
 		Discovery:    gateway.Discovery{Issuer: p.cfg.Auth.Issuer, ClientID: p.cfg.Auth.ClientID, API: "/v2"},
 		Routes: []gateway.Route{
 			{Prefix: "/v2/projects", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
+			{Pattern: "/v2/projects/*/secrets", Service: secrets.Name, Addr: p.cfg.addr(secrets.Name)},
 			{Prefix: "/v2/controllers", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
 			{Prefix: "/v2/audit", Service: orchestrator.Name, Addr: p.cfg.addr(orchestrator.Name)},
 			{Prefix: "/v2/cluster-providers", Service: clusterregistry.Name, Addr: p.cfg.addr(clusterregistry.Name)},

@@ -33,7 +33,7 @@ func openStores(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*store
 	s := &stores{}
 	var err error
 	// The gateway writes its own audit stream.
-	needMongo := cfg.runs("orchestrator") || cfg.runs("clusterregistry") || cfg.runs(gatewayTarget)
+	needMongo := cfg.runs("orchestrator") || cfg.runs("clusterregistry") || cfg.runs("secrets") || cfg.runs(gatewayTarget)
 	needEtcd := cfg.runs("deployer")
 	if needMongo {
 		uri := cfg.MongoURI

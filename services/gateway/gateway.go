@@ -27,6 +27,10 @@ const Name = "gateway"
 type Route struct {
 	// Prefix is a path prefix under /v2, matched on whole segments.
 	Prefix string
+	// Pattern, instead of Prefix, is a path prefix in which a segment "*"
+	// matches any one non-empty segment: "/v2/projects/*/secrets" sends
+	// /v2/projects/p1/secrets and everything under it.
+	Pattern string
 	// Service names the upstream (its SPIFFE identity).
 	Service string
 	// Addr is the service's internal mTLS address.
@@ -77,8 +81,30 @@ type Gateway struct {
 }
 
 type proxy struct {
-	prefix string
+	prefix string   // the route's Prefix or Pattern, for metrics
+	glob   []string // the Pattern's segments; nil for a Prefix
 	rp     *httputil.ReverseProxy
+}
+
+// matches reports whether the proxy's route matches path and how specific
+// it is (the number of segments it fixes).
+func (p *proxy) matches(path string) (int, bool) {
+	if p.glob == nil {
+		if path == p.prefix || strings.HasPrefix(path, p.prefix+"/") {
+			return strings.Count(p.prefix, "/"), true
+		}
+		return 0, false
+	}
+	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(seg) < len(p.glob) {
+		return 0, false
+	}
+	for i, g := range p.glob {
+		if seg[i] == "" || (g != "*" && g != seg[i]) {
+			return 0, false
+		}
+	}
+	return len(p.glob), true
 }
 
 // New builds the gateway.
@@ -122,7 +148,11 @@ func New(cfg Config, deps Deps) (*Gateway, error) {
 					Msg: "service " + service + " is unavailable", Err: err})
 			},
 		}
-		g.proxies = append(g.proxies, proxy{prefix: rt.Prefix, rp: rp})
+		px := proxy{prefix: rt.Prefix, rp: rp}
+		if rt.Pattern != "" {
+			px.prefix, px.glob = rt.Pattern, strings.Split(strings.TrimPrefix(rt.Pattern, "/"), "/")
+		}
+		g.proxies = append(g.proxies, px)
 	}
 	return g, nil
 }
@@ -203,16 +233,15 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r)
 }
 
-// match returns the proxy of the longest route prefix that matches path on
-// segment boundaries.
+// match returns the proxy of the most specific route (the most segments)
+// that matches path on segment boundaries.
 func (g *Gateway) match(path string) *proxy {
 	var best *proxy
+	bestN := -1
 	for i := range g.proxies {
 		p := &g.proxies[i]
-		if path == p.prefix || strings.HasPrefix(path, p.prefix+"/") {
-			if best == nil || len(p.prefix) > len(best.prefix) {
-				best = p
-			}
+		if n, ok := p.matches(path); ok && n > bestN {
+			best, bestN = p, n
 		}
 	}
 	return best

@@ -13,8 +13,15 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
+	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/common/audit"
 	"edgeway.dev/common/auth"
+	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
 	"edgeway.dev/common/rest"
 	"edgeway.dev/common/store"
@@ -181,6 +188,8 @@ func (s *Service) permit(w http.ResponseWriter, r *http.Request, id *auth.Identi
 }
 
 // allowed says whether role may use method on the project-relative path.
+// For project secrets (served by the secrets service, which asks through
+// Authorize) this means: every role reads their names, only owners write.
 func allowed(role, method string, rel []string) bool {
 	read := method == http.MethodGet || method == http.MethodHead
 	bindings := len(rel) > 0 && rel[0] == "role-bindings"
@@ -265,6 +274,15 @@ func (s *Service) projectDeletable(ctx context.Context, key string, v map[string
 			return httpx.Errorf(http.StatusConflict, "project "+v["project"]+" has child resources; delete them first")
 		}
 	}
+	// Project secrets live in the secrets service: a project whose
+	// secrets are left would hand them to the next project of that name.
+	sec, err := s.deps.Secrets.ListProjectSecrets(ctx, &secretsv1.ListProjectSecretsRequest{Project: v["project"]})
+	if err != nil {
+		return fmt.Errorf("list project secrets: %w", grpcx.FromStatus(err))
+	}
+	if n := len(sec.GetSecrets()); n > 0 {
+		return httpx.Errorf(http.StatusConflict, fmt.Sprintf("project %s has %d secrets; delete them first", v["project"], n))
+	}
 	recs, err := s.deps.Store.List(ctx, key, "roleBinding")
 	if err != nil {
 		return err
@@ -297,7 +315,7 @@ func projectOf(r *http.Request) string {
 }
 
 // auditStreams are the services whose audit streams /v2/audit reads.
-var auditStreams = []string{"gateway", "orchestrator", "clusterregistry"}
+var auditStreams = []string{"gateway", "orchestrator", "clusterregistry", "secrets"}
 
 // listAudit answers GET /v2/audit (platform admins; checked in authorize).
 func (s *Service) listAudit(w http.ResponseWriter, r *http.Request, _ map[string]string) error {
@@ -354,4 +372,62 @@ func (a auditRecord) MarshalJSON() ([]byte, error) {
 		"project": a.Project, "method": a.Method, "path": a.Path, "outcome": a.Outcome, "status": a.Status,
 		"requestId": a.RequestID, "prev": a.Prev, "hash": a.Hash,
 	})
+}
+
+// Authorize implements orchestratorv1.OrchestratorServer for the services
+// that serve REST routes under a project (secrets): it verifies the user's
+// bearer token forwarded in the call's metadata (the mTLS policy already
+// admitted the calling service) and answers with the project's RBAC, as
+// authorize does for the orchestrator's own routes. A project that does
+// not exist is a 404 for everyone, platform admins included.
+func (s *Service) Authorize(ctx context.Context, req *orchestratorv1.AuthorizeRequest) (*orchestratorv1.AuthorizeResponse, error) {
+	var out *orchestratorv1.AuthorizeResponse
+	verify := auth.UnaryServerInterceptor(s.deps.Auth)
+	info := &grpc.UnaryServerInfo{FullMethod: orchestratorv1.Orchestrator_Authorize_FullMethodName}
+	_, err := verify(ctx, req, info, func(ctx context.Context, _ any) (any, error) {
+		var err error
+		out, err = s.authorizeCall(ctx, req)
+		return out, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Service) authorizeCall(ctx context.Context, req *orchestratorv1.AuthorizeRequest) (*orchestratorv1.AuthorizeResponse, error) {
+	id, ok := auth.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "authentication required")
+	}
+	project := req.GetProject()
+	seg := strings.Split(strings.Trim(strings.TrimPrefix(req.GetPath(), rest.Prefix), "/"), "/")
+	switch {
+	case !rest.ValidName(project):
+		return nil, status.Error(codes.InvalidArgument, "project is not a valid name")
+	case len(seg) < 2 || seg[0] != "projects" || seg[1] != project:
+		return nil, status.Error(codes.InvalidArgument, "path is not under the project")
+	case !slices.Contains([]string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}, req.GetMethod()):
+		return nil, status.Error(codes.InvalidArgument, "method is not an HTTP method the API serves")
+	}
+	deny := func(code int, msg string) *orchestratorv1.AuthorizeResponse {
+		return &orchestratorv1.AuthorizeResponse{Status: int32(code), Message: msg}
+	}
+	notFound := deny(http.StatusNotFound, "project "+project+" not found")
+	if _, err := s.deps.Store.Get(ctx, projectKey(project)); errors.Is(err, store.ErrNotFound) {
+		return notFound, nil
+	} else if err != nil {
+		return nil, grpcx.ToStatus(err)
+	}
+	role, err := s.roleOf(ctx, id, project)
+	if err != nil {
+		return nil, grpcx.ToStatus(err)
+	}
+	if role == "" {
+		return notFound, nil
+	}
+	if !allowed(role, req.GetMethod(), seg[2:]) {
+		return deny(http.StatusForbidden, fmt.Sprintf("role %s may not %s this resource", role, req.GetMethod())), nil
+	}
+	return &orchestratorv1.AuthorizeResponse{Allowed: true, Status: http.StatusOK, Role: role}, nil
 }

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
 
 	deployerv1 "edgeway.dev/api-spec/gen/deployer/v1"
 	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
+	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/httpx"
 	"edgeway.dev/common/store"
@@ -140,6 +144,11 @@ func (s *Service) assemble(ctx context.Context, v map[string]string, digBody []b
 			overrides[o.App][k] = val
 		}
 	}
+	secretRefs, err := s.projectSecretRefs(ctx, v["project"], overrides)
+	if err != nil {
+		return nil, err
+	}
+	delivered := map[string]bool{} // cluster + namespace + name of the reference Secrets added
 	apps, err := s.deps.Store.List(ctx, caKey(v), "app")
 	if err != nil {
 		return nil, err
@@ -156,6 +165,9 @@ func (s *Service) assemble(ctx context.Context, v map[string]string, digBody []b
 		})
 		if err != nil {
 			return nil, httpx.Errorf(http.StatusUnprocessableEntity, fmt.Sprintf("app %s: %v", name, err))
+		}
+		if err := checkRendered(name, ns, res, secretRefs[name]); err != nil {
+			return nil, err
 		}
 		resources := toResources(res)
 		app := &deployerv1.App{Name: name}
@@ -177,8 +189,25 @@ func (s *Service) assemble(ctx context.Context, v map[string]string, digBody []b
 			app.DependsOn = append(app.DependsOn, &deployerv1.Dependency{App: b.Spec.App, OpStatus: b.Spec.OpStatus, WaitSeconds: b.Spec.Wait})
 		}
 		for _, c := range placements[name] {
+			rs := resources
+			if refs := secretRefs[name]; len(refs) > 0 {
+				var add []*deployerv1.Resource
+				for _, sec := range refs {
+					id := c.GetClusterProvider() + "+" + c.GetCluster() + "/" + ns + "/" + sec
+					if delivered[id] {
+						continue // another app brings it to this cluster
+					}
+					delivered[id] = true
+					r, err := projectSecretResource(v["project"], sec, ns)
+					if err != nil {
+						return nil, err
+					}
+					add = append(add, r)
+				}
+				rs = append(add, resources...)
+			}
 			app.Clusters = append(app.Clusters, &deployerv1.ClusterResources{
-				ClusterProvider: c.GetClusterProvider(), Cluster: c.GetCluster(), Resources: resources,
+				ClusterProvider: c.GetClusterProvider(), Cluster: c.GetCluster(), Resources: rs,
 			})
 		}
 		req.Apps = append(req.Apps, app)
@@ -374,4 +403,110 @@ func orEmpty(s []string) []string {
 		return []string{""}
 	}
 	return s
+}
+
+// Project secrets in override values.
+const (
+	// projectSecretPrefix starts an override value that names a project
+	// secret: "$projectSecret:NAME".
+	projectSecretPrefix = "$projectSecret:"
+	// AnnotationProjectSecret marks the Secret manifests the orchestrator
+	// adds for project secrets: its value, projects/<p>/secrets/<name>,
+	// tells the deployer which secret's values to put in just before it
+	// applies the Secret. The manifest itself carries no values.
+	AnnotationProjectSecret = "edgeway.dev/project-secret"
+)
+
+// projectSecretRefs replaces, in overrides, every value "$projectSecret:NAME"
+// by NAME (the Kubernetes Secret the app will find in its namespace) and
+// returns the names each app refers to, sorted. A name that is not a secret
+// of the project, or cannot name a Kubernetes Secret, is a 422 naming it.
+func (s *Service) projectSecretRefs(ctx context.Context, project string, overrides map[string]map[string]string) (map[string][]string, error) {
+	out := map[string][]string{}
+	var problems []string
+	for app, vals := range overrides {
+		seen := map[string]bool{}
+		for k, val := range vals {
+			name, ok := strings.CutPrefix(val, projectSecretPrefix)
+			if !ok {
+				continue
+			}
+			if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+				problems = append(problems, fmt.Sprintf("app %s: override %s: project secret %q cannot name a Kubernetes Secret (a DNS-1123 subdomain is needed)", app, k, name))
+				continue
+			}
+			vals[k] = name
+			if !seen[name] {
+				seen[name] = true
+				out[app] = append(out[app], name)
+			}
+		}
+		sort.Strings(out[app])
+	}
+	if len(problems) == 0 && len(out) > 0 {
+		resp, err := s.deps.Secrets.ListProjectSecrets(ctx, &secretsv1.ListProjectSecretsRequest{Project: project})
+		if err != nil {
+			return nil, fmt.Errorf("list project secrets: %w", grpcx.FromStatus(err))
+		}
+		have := map[string]bool{}
+		for _, sec := range resp.GetSecrets() {
+			have[sec.GetName()] = true
+		}
+		for app, names := range out {
+			for _, n := range names {
+				if !have[n] {
+					problems = append(problems, fmt.Sprintf("app %s: project secret %s not found", app, n))
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, httpx.Errorf(http.StatusUnprocessableEntity, strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+// checkRendered refuses a rendered app that carries the project-secret
+// annotation itself (a chart must not pick another project's secret by
+// writing the reference the deployer trusts) or renders a Secret with the
+// name of a project secret the app refers to.
+func checkRendered(app, ns string, res *render.Result, refs []string) error {
+	for _, list := range [][]render.Object{res.CRDs, res.Objects, res.Hooks} {
+		for _, o := range list {
+			if o.APIVersion == "v1" && o.Kind == "Secret" && o.Namespace == ns && slices.Contains(refs, o.Name) {
+				return httpx.Errorf(http.StatusUnprocessableEntity, fmt.Sprintf("app %s: the chart renders Secret %s, which is also the project secret its overrides refer to", app, o.Name))
+			}
+			// Parsed every time: YAML escapes can spell the key without
+			// its literal bytes.
+			var m struct {
+				Metadata struct {
+					Annotations map[string]any `json:"annotations"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal(o.Manifest, &m); err != nil {
+				return httpx.Errorf(http.StatusUnprocessableEntity, fmt.Sprintf("app %s: %s %s cannot be read", app, o.Kind, o.Name))
+			}
+			if _, ok := m.Metadata.Annotations[AnnotationProjectSecret]; ok {
+				return httpx.Errorf(http.StatusUnprocessableEntity, fmt.Sprintf("app %s: %s %s sets the annotation %s, which only Edgeway may set", app, o.Kind, o.Name, AnnotationProjectSecret))
+			}
+		}
+	}
+	return nil
+}
+
+// projectSecretResource is the Secret the deployer fills with the project
+// secret's values just before applying it: a reference, no values.
+func projectSecretResource(project, name, namespace string) (*deployerv1.Resource, error) {
+	b, err := json.Marshal(map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+		"metadata": map[string]any{
+			"name": name, "namespace": namespace,
+			"annotations": map[string]any{AnnotationProjectSecret: "projects/" + project + "/secrets/" + name},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &deployerv1.Resource{ApiVersion: "v1", Kind: "Secret", Name: name, Namespace: namespace, Manifest: b}, nil
 }

@@ -13,6 +13,7 @@ import (
 	deployerv1 "edgeway.dev/api-spec/gen/deployer/v1"
 	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
 	placementv1 "edgeway.dev/api-spec/gen/placement/v1"
+	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
 	"edgeway.dev/common/audit"
 	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
@@ -43,6 +44,9 @@ type Deps struct {
 	Placement placementv1.PlacementClient
 	// Deployer applies AppContexts to clusters.
 	Deployer deployerv1.DeployerClient
+	// Secrets lists the project secrets: a project that has some cannot be
+	// deleted, and instantiate checks the ones overrides refer to.
+	Secrets secretsv1.ProjectSecretsClient
 	// Auth verifies the bearer token of every request.
 	Auth *auth.Verifier
 	// Audit records every mutation (fail closed) and every refusal.
@@ -64,7 +68,7 @@ type Service struct {
 // for one of its routes.
 func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil || deps.Contract == nil || deps.ClusterRegistry == nil ||
-		deps.Placement == nil || deps.Deployer == nil || deps.Auth == nil ||
+		deps.Placement == nil || deps.Deployer == nil || deps.Secrets == nil || deps.Auth == nil ||
 		deps.Audit == nil || deps.AuditReader == nil || deps.Log == nil {
 		return nil, errors.New("orchestrator: missing dependency")
 	}
@@ -95,6 +99,9 @@ func (s *Service) RegisterGRPC(g *grpc.Server) { orchestratorv1.RegisterOrchestr
 func (s *Service) Policy() grpcx.Policy {
 	return grpcx.Policy{
 		orchestratorv1.Orchestrator_ListReferences_FullMethodName: {"clusterregistry"},
+		// The secrets service serves REST routes under projects and asks
+		// here, with the user's token, whether each request is allowed.
+		orchestratorv1.Orchestrator_Authorize_FullMethodName: {"secrets"},
 	}
 }
 

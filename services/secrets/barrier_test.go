@@ -142,8 +142,12 @@ func TestPolicy(t *testing.T) {
 		secretsv1.Secrets_Unseal_FullMethodName: {"deployer"},
 		secretsv1.Keys_KeyStatus_FullMethodName: sealers,
 		secretsv1.Keys_Rewrap_FullMethodName:    sealers,
+		// Project secrets: names to the orchestrator, sealed values to
+		// the deployer.
+		secretsv1.ProjectSecrets_ListProjectSecrets_FullMethodName: {"orchestrator"},
+		secretsv1.ProjectSecrets_GetProjectSecret_FullMethodName:   {"deployer"},
 	} {
 		require.ElementsMatch(t, want, p[method], method)
 	}
-	require.Len(t, p, 4, "no other method is open")
+	require.Len(t, p, 6, "no other method is open")
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -26,7 +27,23 @@ type Config struct {
 	// primitive encrypts the keyset at rest. It stands in for a KMS: a KMS
 	// client plugs in as the tink.AEAD of FileKeySource.Master.
 	MasterKeyFile string
+	// MaxBodyBytes bounds the bodies of the project secrets' REST requests
+	// (0: DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// ReencryptInterval is the time between two runs of the job that moves
+	// the project secrets onto the primary key after a rotation; a change
+	// of primary key starts a run at once (within ReencryptCheck). 0:
+	// DefaultReencryptInterval.
+	ReencryptInterval time.Duration
 }
+
+// Defaults of the project secrets' settings.
+const (
+	DefaultMaxBodyBytes      = 8 << 20
+	DefaultReencryptInterval = time.Minute
+	// ReencryptCheck is how often the job looks for a new primary key.
+	ReencryptCheck = 5 * time.Second
+)
 
 // DefaultKeysetFile is the dev keyset location under a data directory.
 func DefaultKeysetFile(dataDir string) string {
@@ -44,6 +61,12 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 func (c Config) withDefaults() Config {
 	if c.KeysetFile == "" && c.Dev {
 		c.KeysetFile = DefaultKeysetFile(c.DataDir)
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.ReencryptInterval <= 0 {
+		c.ReencryptInterval = DefaultReencryptInterval
 	}
 	return c
 }

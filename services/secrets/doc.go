@@ -17,4 +17,16 @@
 // Rotate and Retire — the `edgeway keys` commands — apply without a
 // restart. Package reencrypt moves the owners' records to a new primary
 // key.
+//
+// The service also owns the project secrets (collection "secrets", REST
+// /v2/projects/{project}/secrets): write-only string values, sealed per
+// secret for "secrets/projects/<p>/secrets/<name>#data" before they are
+// stored, with only the key names in clear; reads return the key names.
+// Every REST request is authenticated here and authorized by the
+// orchestrator's project RBAC (Orchestrator.Authorize with the caller's
+// token: any role reads names, owners write, others get 404), and every
+// mutation and refusal is audited (stream "secrets"). The ProjectSecrets
+// gRPC service lists them (the orchestrator) and hands their sealed values
+// to the deployer, which alone may unseal them. A background job moves
+// them to the primary key after a rotation.
 package secrets

@@ -7,16 +7,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	orchestratorv1 "edgeway.dev/api-spec/gen/orchestrator/v1"
 	secretsv1 "edgeway.dev/api-spec/gen/secrets/v1"
+	"edgeway.dev/common/audit"
+	"edgeway.dev/common/auth"
 	"edgeway.dev/common/grpcx"
 	"edgeway.dev/common/reqid"
+	"edgeway.dev/common/store"
 	"edgeway.dev/services/secrets/reencrypt"
 )
 
@@ -29,14 +35,37 @@ type Deps struct {
 	// Keys, when set, replaces the file key source Config describes (a
 	// KMS-backed source, say). It is never generated into.
 	Keys KeySource
+
+	// Project secrets (REST /v2/projects/{project}/secrets, the
+	// ProjectSecrets gRPC service and their re-encryption job) need all of
+	// the following; without Store the service only seals and unseals.
+
+	// Store is the service's collection ("secrets").
+	Store store.Resources
+	// Contract holds the request schemas of the REST routes.
+	Contract *openapi3.T
+	// Orchestrator authorizes each REST request by the project's roles.
+	Orchestrator orchestratorv1.OrchestratorClient
+	// Auth verifies the bearer token of every REST request.
+	Auth *auth.Verifier
+	// Audit records every mutation (fail closed) and every refusal.
+	Audit *audit.Log
 }
 
 // Service is the secrets service.
 type Service struct {
 	secretsv1.UnimplementedSecretsServer
-	log  *slog.Logger
-	ring *keyring
-	keys keysServer
+	cfg      Config
+	log      *slog.Logger
+	ring     *keyring
+	keys     keysServer
+	projects *projectSecrets // nil without Deps.Store
+	rest     http.Handler
+
+	// The re-encryption job runs under ctx until Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // New builds the secrets service and loads its keyset: from deps.Keys, or
@@ -45,6 +74,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Log == nil {
 		return nil, errors.New("secrets: missing dependency (Log is required)")
 	}
+	if deps.Store != nil && (deps.Contract == nil || deps.Orchestrator == nil || deps.Auth == nil || deps.Audit == nil) {
+		return nil, errors.New("secrets: missing dependency (project secrets need Store, Contract, Orchestrator, Auth and Audit)")
+	}
+	cfg = cfg.withDefaults()
 	ctx := context.Background()
 	src := deps.Keys
 	if src == nil {
@@ -66,9 +99,30 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	k := ring.cur.Load()
 	deps.Log.Info("keyset loaded", "primary_key_id", k.primary, "keys", len(k.infos))
-	s := &Service{log: deps.Log, ring: ring}
+	s := &Service{cfg: cfg, log: deps.Log, ring: ring}
 	s.keys = keysServer{s: s}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if deps.Store != nil {
+		ps, err := newProjectSecrets(s, deps)
+		if err != nil {
+			return nil, err
+		}
+		s.projects = ps
+		s.rest = ps.handler()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.reencryptLoop(s.ctx)
+		}()
+	}
 	return s, nil
+}
+
+// Close stops the re-encryption job and waits for it.
+func (s *Service) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	return nil
 }
 
 // ensureKeyset creates the keyset file in dev mode when it is missing;
@@ -96,31 +150,43 @@ func ensureKeyset(ctx context.Context, f *FileKeySource, dev bool, log *slog.Log
 // Name implements svc.Service.
 func (s *Service) Name() string { return Name }
 
-// REST implements svc.Service (project secrets arrive later).
-func (s *Service) REST() http.Handler { return nil }
+// REST implements svc.Service: the project secrets' routes, nil without
+// Deps.Store.
+func (s *Service) REST() http.Handler { return s.rest }
 
 // RegisterGRPC implements svc.Service.
 func (s *Service) RegisterGRPC(g *grpc.Server) {
 	secretsv1.RegisterSecretsServer(g, s)
 	secretsv1.RegisterKeysServer(g, &s.keys)
+	secretsv1.RegisterProjectSecretsServer(g, &projectServer{s: s})
 }
 
 // sealers may seal values, and rewrap the values they own.
 var sealers = []string{"orchestrator", "clusterregistry", "deployer"}
 
 // Policy implements svc.Service: the orchestrator, the registry and the
-// deployer seal and rewrap; only the deployer unseals.
+// deployer seal and rewrap; only the deployer unseals. The orchestrator
+// lists project secrets (names only); only the deployer fetches their
+// sealed values.
 func (s *Service) Policy() grpcx.Policy {
 	return grpcx.Policy{
-		secretsv1.Secrets_Seal_FullMethodName:   sealers,
-		secretsv1.Secrets_Unseal_FullMethodName: {"deployer"},
-		secretsv1.Keys_KeyStatus_FullMethodName: sealers,
-		secretsv1.Keys_Rewrap_FullMethodName:    sealers,
+		secretsv1.Secrets_Seal_FullMethodName:                      sealers,
+		secretsv1.Secrets_Unseal_FullMethodName:                    {"deployer"},
+		secretsv1.Keys_KeyStatus_FullMethodName:                    sealers,
+		secretsv1.Keys_Rewrap_FullMethodName:                       sealers,
+		secretsv1.ProjectSecrets_ListProjectSecrets_FullMethodName: {"orchestrator"},
+		secretsv1.ProjectSecrets_GetProjectSecret_FullMethodName:   {"deployer"},
 	}
 }
 
-// Ready implements svc.Service: the keys are loaded once New returns.
-func (s *Service) Ready(context.Context) error { return nil }
+// Ready implements svc.Service: the keys are loaded once New returns; the
+// project secrets' store must answer.
+func (s *Service) Ready(ctx context.Context) error {
+	if s.projects != nil {
+		return s.projects.store.Ping(ctx)
+	}
+	return nil
+}
 
 // Primary returns the id of the key new values are sealed with.
 func (s *Service) Primary() uint32 { return s.ring.get(context.Background()).primary }
@@ -147,16 +213,26 @@ var unsealRefused = status.Error(codes.InvalidArgument, "value cannot be unseale
 // nonce under the primary key, bound to the associated data, the key id in
 // the prefix.
 func (s *Service) Seal(ctx context.Context, req *secretsv1.SealRequest) (*secretsv1.SealResponse, error) {
-	if req.GetAssociatedData() == "" {
+	ct, err := s.seal(ctx, req.GetPlaintext(), req.GetAssociatedData())
+	if err != nil {
+		return nil, err
+	}
+	return &secretsv1.SealResponse{Ciphertext: ct}, nil
+}
+
+// seal encrypts plain for aad under the primary key; errors are status
+// errors for the caller.
+func (s *Service) seal(ctx context.Context, plain []byte, aad string) ([]byte, error) {
+	if aad == "" {
 		return nil, status.Error(codes.InvalidArgument, errNoAssociatedData.Error())
 	}
 	k := s.ring.get(ctx)
-	ct, err := k.aead.Encrypt(req.GetPlaintext(), []byte(req.GetAssociatedData()))
+	ct, err := k.aead.Encrypt(plain, []byte(aad))
 	if err != nil {
-		s.log.ErrorContext(ctx, "seal failed", "associated_data", req.GetAssociatedData(), "key_id", k.primary, "request_id", reqid.From(ctx), "error", err)
+		s.log.ErrorContext(ctx, "seal failed", "associated_data", aad, "key_id", k.primary, "request_id", reqid.From(ctx), "error", err)
 		return nil, status.Error(codes.Internal, "value cannot be sealed")
 	}
-	return &secretsv1.SealResponse{Ciphertext: ct}, nil
+	return ct, nil
 }
 
 // Unseal implements secretsv1.SecretsServer. A value that does not

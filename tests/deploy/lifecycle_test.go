@@ -131,6 +131,14 @@ func TestDeployLifecycle(t *testing.T) {
 		_, err := w.clients[c].AppsV1().Deployments("default").Get(ctxT(t), "db", metav1.GetOptions{})
 		require.True(t, apierrors.IsNotFound(err))
 	}
+	// Instantiating again after terminate is an instantiation (revision 4),
+	// not an update.
+	w.api.Do(t, http.MethodPost, dig+"/instantiate", "", nil, nil).Require(t, http.StatusAccepted)
+	w.waitDeployed(t, dig, "Instantiated", 90*time.Second)
+	require.Equal(t, "two", w.configMessage(t, "edge1", "db-config"), "the DIG as it is now (the rollback did not change it)")
+	w.api.Do(t, http.MethodPost, dig+"/terminate", "", nil, nil).Require(t, http.StatusAccepted)
+	w.waitDeployed(t, dig, "Terminated", 90*time.Second)
+
 	// A terminated DIG can be deleted... after its children.
 	w.api.Delete(t, dig).RequireProblem(t, http.StatusConflict)
 }

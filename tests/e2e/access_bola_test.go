@@ -88,6 +88,8 @@ var bolaRoutes = []bolaRoute{
 	{bolaLC + "/kv-pairs/{kvPair}", "GET PUT DELETE", "logical-cloud kv-pairs", http.StatusNotFound},
 	{"/projects/{project}/role-bindings", "GET POST", bodyRoleBinding, http.StatusNotFound},
 	{"/projects/{project}/role-bindings/{roleBinding}", "GET PUT DELETE", bodyRoleBinding, http.StatusNotFound},
+	{"/projects/{project}/secrets", "GET POST", "project secrets", http.StatusNotFound},
+	{"/projects/{project}/secrets/{secret}", "GET PUT DELETE", "project secrets", http.StatusNotFound},
 	// Platform routes.
 	{"/audit", "GET", "", http.StatusForbidden},
 	{"/controllers", "GET POST", "controllers", http.StatusForbidden},
@@ -145,7 +147,7 @@ func documentOps(t *testing.T) ([]string, map[string]bool) {
 var bolaVariables = []string{
 	"project", "compositeApp", "compositeAppVersion", "app", "dependency", "compositeProfile", "appProfile",
 	"deploymentIntentGroup", "intent", "genericPlacementIntent", "appIntent", "logicalCloud",
-	"clusterReference", "userPermission", "clusterQuota", "kvPair", "roleBinding",
+	"clusterReference", "userPermission", "clusterQuota", "kvPair", "roleBinding", "secret",
 	"controller", "clusterProvider", "cluster", "clusterLabel", "clusterKv",
 }
 

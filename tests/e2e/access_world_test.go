@@ -105,6 +105,7 @@ func newAccessTenant(t *testing.T, srv *harness.Server, name string, pl *accessP
 		"clusterQuota":           "quota-" + id,
 		"kvPair":                 "kv-" + id,
 		"roleBinding":            "rb-" + id,
+		"secret":                 "sec-" + id,
 	}}
 	for k, v := range pl.vars {
 		tn.vars[k] = v
@@ -120,6 +121,7 @@ func newAccessTenant(t *testing.T, srv *harness.Server, name string, pl *accessP
 		"user-permissions":       "userPermission",
 		"cluster-quotas":         "clusterQuota",
 		"logical-cloud kv-pairs": "kvPair",
+		"project secrets":        "secret",
 	} {
 		accessCreate(t, w, fam, tn.vars[v])
 	}

@@ -217,6 +217,14 @@ func families() []family {
 			parent: lc, spec: kvSpec, badSpec: without("kv"),
 		},
 		{
+			// Values are write-only: reads return key names, so the shared
+			// scenario sends secrets without data (the data is exercised in
+			// tests/deploy).
+			name: "project secrets", segment: "secrets",
+			parent:  func(t *testing.T, w *world) string { return w.projectPath(t) },
+			badSpec: emptySpecWithField,
+		},
+		{
 			name: "controllers", segment: "controllers",
 			spec: func(*testing.T, *world) obj {
 				return obj{"host": "placer.edgeway.svc", "port": 9015, "type": "placement", "priority": 1}

@@ -21,6 +21,140 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type AuthorizeRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Project string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	// HTTP method: GET, HEAD, POST, PUT, PATCH or DELETE.
+	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	// The request path, /v2/projects/<project>/...
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeRequest) Reset() {
+	*x = AuthorizeRequest{}
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeRequest) ProtoMessage() {}
+
+func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
+func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
+	return file_edgeway_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AuthorizeRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type AuthorizeResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Allowed bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	// 200 when allowed, else the HTTP status to answer (403, 404).
+	Status int32 `protobuf:"varint,2,opt,name=status,proto3" json:"status,omitempty"`
+	// What to tell the user when refused.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// The user's role in the project ("owner", "deployer", "viewer") when
+	// allowed.
+	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeResponse) Reset() {
+	*x = AuthorizeResponse{}
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeResponse) ProtoMessage() {}
+
+func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
+func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
+	return file_edgeway_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AuthorizeResponse) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *AuthorizeResponse) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *AuthorizeResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AuthorizeResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
 type ListReferencesRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ClusterProvider string                 `protobuf:"bytes,1,opt,name=cluster_provider,json=clusterProvider,proto3" json:"cluster_provider,omitempty"`
@@ -32,7 +166,7 @@ type ListReferencesRequest struct {
 
 func (x *ListReferencesRequest) Reset() {
 	*x = ListReferencesRequest{}
-	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[0]
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +178,7 @@ func (x *ListReferencesRequest) String() string {
 func (*ListReferencesRequest) ProtoMessage() {}
 
 func (x *ListReferencesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[0]
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +191,7 @@ func (x *ListReferencesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferencesRequest.ProtoReflect.Descriptor instead.
 func (*ListReferencesRequest) Descriptor() ([]byte, []int) {
-	return file_edgeway_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{0}
+	return file_edgeway_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ListReferencesRequest) GetClusterProvider() string {
@@ -84,7 +218,7 @@ type ListReferencesResponse struct {
 
 func (x *ListReferencesResponse) Reset() {
 	*x = ListReferencesResponse{}
-	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[1]
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +230,7 @@ func (x *ListReferencesResponse) String() string {
 func (*ListReferencesResponse) ProtoMessage() {}
 
 func (x *ListReferencesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[1]
+	mi := &file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +243,7 @@ func (x *ListReferencesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferencesResponse.ProtoReflect.Descriptor instead.
 func (*ListReferencesResponse) Descriptor() ([]byte, []int) {
-	return file_edgeway_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{1}
+	return file_edgeway_orchestrator_v1_orchestrator_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListReferencesResponse) GetReferrers() []string {
@@ -123,14 +257,24 @@ var File_edgeway_orchestrator_v1_orchestrator_proto protoreflect.FileDescriptor
 
 const file_edgeway_orchestrator_v1_orchestrator_proto_rawDesc = "" +
 	"\n" +
-	"*edgeway/orchestrator/v1/orchestrator.proto\x12\x17edgeway.orchestrator.v1\"\\\n" +
+	"*edgeway/orchestrator/v1/orchestrator.proto\x12\x17edgeway.orchestrator.v1\"X\n" +
+	"\x10AuthorizeRequest\x12\x18\n" +
+	"\aproject\x18\x01 \x01(\tR\aproject\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\"s\n" +
+	"\x11AuthorizeResponse\x12\x18\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\x05R\x06status\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"\\\n" +
 	"\x15ListReferencesRequest\x12)\n" +
 	"\x10cluster_provider\x18\x01 \x01(\tR\x0fclusterProvider\x12\x18\n" +
 	"\acluster\x18\x02 \x01(\tR\acluster\"6\n" +
 	"\x16ListReferencesResponse\x12\x1c\n" +
-	"\treferrers\x18\x01 \x03(\tR\treferrers2\x81\x01\n" +
+	"\treferrers\x18\x01 \x03(\tR\treferrers2\xe5\x01\n" +
 	"\fOrchestrator\x12q\n" +
-	"\x0eListReferences\x12..edgeway.orchestrator.v1.ListReferencesRequest\x1a/.edgeway.orchestrator.v1.ListReferencesResponseB9Z7edgeway.dev/api-spec/gen/orchestrator/v1;orchestratorv1b\x06proto3"
+	"\x0eListReferences\x12..edgeway.orchestrator.v1.ListReferencesRequest\x1a/.edgeway.orchestrator.v1.ListReferencesResponse\x12b\n" +
+	"\tAuthorize\x12).edgeway.orchestrator.v1.AuthorizeRequest\x1a*.edgeway.orchestrator.v1.AuthorizeResponseB9Z7edgeway.dev/api-spec/gen/orchestrator/v1;orchestratorv1b\x06proto3"
 
 var (
 	file_edgeway_orchestrator_v1_orchestrator_proto_rawDescOnce sync.Once
@@ -144,16 +288,20 @@ func file_edgeway_orchestrator_v1_orchestrator_proto_rawDescGZIP() []byte {
 	return file_edgeway_orchestrator_v1_orchestrator_proto_rawDescData
 }
 
-var file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_edgeway_orchestrator_v1_orchestrator_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_edgeway_orchestrator_v1_orchestrator_proto_goTypes = []any{
-	(*ListReferencesRequest)(nil),  // 0: edgeway.orchestrator.v1.ListReferencesRequest
-	(*ListReferencesResponse)(nil), // 1: edgeway.orchestrator.v1.ListReferencesResponse
+	(*AuthorizeRequest)(nil),       // 0: edgeway.orchestrator.v1.AuthorizeRequest
+	(*AuthorizeResponse)(nil),      // 1: edgeway.orchestrator.v1.AuthorizeResponse
+	(*ListReferencesRequest)(nil),  // 2: edgeway.orchestrator.v1.ListReferencesRequest
+	(*ListReferencesResponse)(nil), // 3: edgeway.orchestrator.v1.ListReferencesResponse
 }
 var file_edgeway_orchestrator_v1_orchestrator_proto_depIdxs = []int32{
-	0, // 0: edgeway.orchestrator.v1.Orchestrator.ListReferences:input_type -> edgeway.orchestrator.v1.ListReferencesRequest
-	1, // 1: edgeway.orchestrator.v1.Orchestrator.ListReferences:output_type -> edgeway.orchestrator.v1.ListReferencesResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 0: edgeway.orchestrator.v1.Orchestrator.ListReferences:input_type -> edgeway.orchestrator.v1.ListReferencesRequest
+	0, // 1: edgeway.orchestrator.v1.Orchestrator.Authorize:input_type -> edgeway.orchestrator.v1.AuthorizeRequest
+	3, // 2: edgeway.orchestrator.v1.Orchestrator.ListReferences:output_type -> edgeway.orchestrator.v1.ListReferencesResponse
+	1, // 3: edgeway.orchestrator.v1.Orchestrator.Authorize:output_type -> edgeway.orchestrator.v1.AuthorizeResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -170,7 +318,7 @@ func file_edgeway_orchestrator_v1_orchestrator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_edgeway_orchestrator_v1_orchestrator_proto_rawDesc), len(file_edgeway_orchestrator_v1_orchestrator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

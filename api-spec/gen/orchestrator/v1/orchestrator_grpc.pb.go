@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Orchestrator_ListReferences_FullMethodName = "/edgeway.orchestrator.v1.Orchestrator/ListReferences"
+	Orchestrator_Authorize_FullMethodName      = "/edgeway.orchestrator.v1.Orchestrator/Authorize"
 )
 
 // OrchestratorClient is the client API for Orchestrator service.
@@ -32,6 +33,13 @@ type OrchestratorClient interface {
 	// cluster references) that name a cluster, so the registry can refuse to
 	// delete a cluster still in use.
 	ListReferences(ctx context.Context, in *ListReferencesRequest, opts ...grpc.CallOption) (*ListReferencesResponse, error)
+	// Authorize says whether the user whose bearer token the call carries
+	// (metadata "authorization: Bearer <token>", verified here) may use
+	// method on path inside project, by the project's role bindings. A
+	// project that does not exist, or in which the user has no role, is
+	// status 404; an insufficient role 403. Services that serve REST routes
+	// under a project (secrets) call it for every request.
+	Authorize(ctx context.Context, in *AuthorizeRequest, opts ...grpc.CallOption) (*AuthorizeResponse, error)
 }
 
 type orchestratorClient struct {
@@ -52,6 +60,16 @@ func (c *orchestratorClient) ListReferences(ctx context.Context, in *ListReferen
 	return out, nil
 }
 
+func (c *orchestratorClient) Authorize(ctx context.Context, in *AuthorizeRequest, opts ...grpc.CallOption) (*AuthorizeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthorizeResponse)
+	err := c.cc.Invoke(ctx, Orchestrator_Authorize_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrchestratorServer is the server API for Orchestrator service.
 // All implementations must embed UnimplementedOrchestratorServer
 // for forward compatibility.
@@ -62,6 +80,13 @@ type OrchestratorServer interface {
 	// cluster references) that name a cluster, so the registry can refuse to
 	// delete a cluster still in use.
 	ListReferences(context.Context, *ListReferencesRequest) (*ListReferencesResponse, error)
+	// Authorize says whether the user whose bearer token the call carries
+	// (metadata "authorization: Bearer <token>", verified here) may use
+	// method on path inside project, by the project's role bindings. A
+	// project that does not exist, or in which the user has no role, is
+	// status 404; an insufficient role 403. Services that serve REST routes
+	// under a project (secrets) call it for every request.
+	Authorize(context.Context, *AuthorizeRequest) (*AuthorizeResponse, error)
 	mustEmbedUnimplementedOrchestratorServer()
 }
 
@@ -74,6 +99,9 @@ type UnimplementedOrchestratorServer struct{}
 
 func (UnimplementedOrchestratorServer) ListReferences(context.Context, *ListReferencesRequest) (*ListReferencesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReferences not implemented")
+}
+func (UnimplementedOrchestratorServer) Authorize(context.Context, *AuthorizeRequest) (*AuthorizeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Authorize not implemented")
 }
 func (UnimplementedOrchestratorServer) mustEmbedUnimplementedOrchestratorServer() {}
 func (UnimplementedOrchestratorServer) testEmbeddedByValue()                      {}
@@ -114,6 +142,24 @@ func _Orchestrator_ListReferences_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Orchestrator_Authorize_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthorizeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrchestratorServer).Authorize(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Orchestrator_Authorize_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrchestratorServer).Authorize(ctx, req.(*AuthorizeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Orchestrator_ServiceDesc is the grpc.ServiceDesc for Orchestrator service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -124,6 +170,10 @@ var Orchestrator_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListReferences",
 			Handler:    _Orchestrator_ListReferences_Handler,
+		},
+		{
+			MethodName: "Authorize",
+			Handler:    _Orchestrator_Authorize_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -215,6 +215,257 @@ func (x *UnsealResponse) GetPlaintext() []byte {
 	return nil
 }
 
+type ListProjectSecretsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Project       string                 `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProjectSecretsRequest) Reset() {
+	*x = ListProjectSecretsRequest{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProjectSecretsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProjectSecretsRequest) ProtoMessage() {}
+
+func (x *ListProjectSecretsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProjectSecretsRequest.ProtoReflect.Descriptor instead.
+func (*ListProjectSecretsRequest) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListProjectSecretsRequest) GetProject() string {
+	if x != nil {
+		return x.Project
+	}
+	return ""
+}
+
+type ListProjectSecretsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sorted by name.
+	Secrets       []*ProjectSecretInfo `protobuf:"bytes,1,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListProjectSecretsResponse) Reset() {
+	*x = ListProjectSecretsResponse{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListProjectSecretsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListProjectSecretsResponse) ProtoMessage() {}
+
+func (x *ListProjectSecretsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListProjectSecretsResponse.ProtoReflect.Descriptor instead.
+func (*ListProjectSecretsResponse) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListProjectSecretsResponse) GetSecrets() []*ProjectSecretInfo {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+type ProjectSecretInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Key names, sorted; never values.
+	Keys          []string `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProjectSecretInfo) Reset() {
+	*x = ProjectSecretInfo{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProjectSecretInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProjectSecretInfo) ProtoMessage() {}
+
+func (x *ProjectSecretInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProjectSecretInfo.ProtoReflect.Descriptor instead.
+func (*ProjectSecretInfo) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ProjectSecretInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ProjectSecretInfo) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type GetProjectSecretRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret's resource path without /v2: projects/<project>/secrets/<name>.
+	Key           string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProjectSecretRequest) Reset() {
+	*x = GetProjectSecretRequest{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProjectSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProjectSecretRequest) ProtoMessage() {}
+
+func (x *GetProjectSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProjectSecretRequest.ProtoReflect.Descriptor instead.
+func (*GetProjectSecretRequest) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetProjectSecretRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type GetProjectSecretResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret's values as a JSON object of strings, sealed.
+	Sealed []byte `protobuf:"bytes,1,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	// The associated data the values are sealed for:
+	// "secrets/projects/<project>/secrets/<name>#data".
+	AssociatedData string `protobuf:"bytes,2,opt,name=associated_data,json=associatedData,proto3" json:"associated_data,omitempty"`
+	// Key names, sorted.
+	Keys          []string `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetProjectSecretResponse) Reset() {
+	*x = GetProjectSecretResponse{}
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetProjectSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetProjectSecretResponse) ProtoMessage() {}
+
+func (x *GetProjectSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetProjectSecretResponse.ProtoReflect.Descriptor instead.
+func (*GetProjectSecretResponse) Descriptor() ([]byte, []int) {
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetProjectSecretResponse) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *GetProjectSecretResponse) GetAssociatedData() string {
+	if x != nil {
+		return x.AssociatedData
+	}
+	return ""
+}
+
+func (x *GetProjectSecretResponse) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
 type KeyStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -223,7 +474,7 @@ type KeyStatusRequest struct {
 
 func (x *KeyStatusRequest) Reset() {
 	*x = KeyStatusRequest{}
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[4]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +486,7 @@ func (x *KeyStatusRequest) String() string {
 func (*KeyStatusRequest) ProtoMessage() {}
 
 func (x *KeyStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[4]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +499,7 @@ func (x *KeyStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyStatusRequest.ProtoReflect.Descriptor instead.
 func (*KeyStatusRequest) Descriptor() ([]byte, []int) {
-	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{4}
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{9}
 }
 
 type KeyStatusResponse struct {
@@ -262,7 +513,7 @@ type KeyStatusResponse struct {
 
 func (x *KeyStatusResponse) Reset() {
 	*x = KeyStatusResponse{}
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[5]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +525,7 @@ func (x *KeyStatusResponse) String() string {
 func (*KeyStatusResponse) ProtoMessage() {}
 
 func (x *KeyStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[5]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +538,7 @@ func (x *KeyStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyStatusResponse.ProtoReflect.Descriptor instead.
 func (*KeyStatusResponse) Descriptor() ([]byte, []int) {
-	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{5}
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *KeyStatusResponse) GetPrimaryKeyId() uint32 {
@@ -316,7 +567,7 @@ type KeyInfo struct {
 
 func (x *KeyInfo) Reset() {
 	*x = KeyInfo{}
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[6]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +579,7 @@ func (x *KeyInfo) String() string {
 func (*KeyInfo) ProtoMessage() {}
 
 func (x *KeyInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[6]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +592,7 @@ func (x *KeyInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyInfo.ProtoReflect.Descriptor instead.
 func (*KeyInfo) Descriptor() ([]byte, []int) {
-	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{6}
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *KeyInfo) GetKeyId() uint32 {
@@ -375,7 +626,7 @@ type RewrapRequest struct {
 
 func (x *RewrapRequest) Reset() {
 	*x = RewrapRequest{}
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[7]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +638,7 @@ func (x *RewrapRequest) String() string {
 func (*RewrapRequest) ProtoMessage() {}
 
 func (x *RewrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[7]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +651,7 @@ func (x *RewrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewrapRequest.ProtoReflect.Descriptor instead.
 func (*RewrapRequest) Descriptor() ([]byte, []int) {
-	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{7}
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RewrapRequest) GetCiphertext() []byte {
@@ -432,7 +683,7 @@ type RewrapResponse struct {
 
 func (x *RewrapResponse) Reset() {
 	*x = RewrapResponse{}
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[8]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +695,7 @@ func (x *RewrapResponse) String() string {
 func (*RewrapResponse) ProtoMessage() {}
 
 func (x *RewrapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[8]
+	mi := &file_edgeway_secrets_v1_secrets_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +708,7 @@ func (x *RewrapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewrapResponse.ProtoReflect.Descriptor instead.
 func (*RewrapResponse) Descriptor() ([]byte, []int) {
-	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{8}
+	return file_edgeway_secrets_v1_secrets_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RewrapResponse) GetCiphertext() []byte {
@@ -499,7 +750,20 @@ const file_edgeway_secrets_v1_secrets_proto_rawDesc = "" +
 	"ciphertext\x12'\n" +
 	"\x0fassociated_data\x18\x02 \x01(\tR\x0eassociatedData\".\n" +
 	"\x0eUnsealResponse\x12\x1c\n" +
-	"\tplaintext\x18\x01 \x01(\fR\tplaintext\"\x12\n" +
+	"\tplaintext\x18\x01 \x01(\fR\tplaintext\"5\n" +
+	"\x19ListProjectSecretsRequest\x12\x18\n" +
+	"\aproject\x18\x01 \x01(\tR\aproject\"]\n" +
+	"\x1aListProjectSecretsResponse\x12?\n" +
+	"\asecrets\x18\x01 \x03(\v2%.edgeway.secrets.v1.ProjectSecretInfoR\asecrets\";\n" +
+	"\x11ProjectSecretInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\tR\x04keys\"+\n" +
+	"\x17GetProjectSecretRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"o\n" +
+	"\x18GetProjectSecretResponse\x12\x16\n" +
+	"\x06sealed\x18\x01 \x01(\fR\x06sealed\x12'\n" +
+	"\x0fassociated_data\x18\x02 \x01(\tR\x0eassociatedData\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\tR\x04keys\"\x12\n" +
 	"\x10KeyStatusRequest\"j\n" +
 	"\x11KeyStatusResponse\x12$\n" +
 	"\x0eprimary_key_id\x18\x01 \x01(\rR\fprimaryKeyId\x12/\n" +
@@ -524,7 +788,10 @@ const file_edgeway_secrets_v1_secrets_proto_rawDesc = "" +
 	"\x06Unseal\x12!.edgeway.secrets.v1.UnsealRequest\x1a\".edgeway.secrets.v1.UnsealResponse2\xb1\x01\n" +
 	"\x04Keys\x12X\n" +
 	"\tKeyStatus\x12$.edgeway.secrets.v1.KeyStatusRequest\x1a%.edgeway.secrets.v1.KeyStatusResponse\x12O\n" +
-	"\x06Rewrap\x12!.edgeway.secrets.v1.RewrapRequest\x1a\".edgeway.secrets.v1.RewrapResponseB/Z-edgeway.dev/api-spec/gen/secrets/v1;secretsv1b\x06proto3"
+	"\x06Rewrap\x12!.edgeway.secrets.v1.RewrapRequest\x1a\".edgeway.secrets.v1.RewrapResponse2\xf4\x01\n" +
+	"\x0eProjectSecrets\x12s\n" +
+	"\x12ListProjectSecrets\x12-.edgeway.secrets.v1.ListProjectSecretsRequest\x1a..edgeway.secrets.v1.ListProjectSecretsResponse\x12m\n" +
+	"\x10GetProjectSecret\x12+.edgeway.secrets.v1.GetProjectSecretRequest\x1a,.edgeway.secrets.v1.GetProjectSecretResponseB/Z-edgeway.dev/api-spec/gen/secrets/v1;secretsv1b\x06proto3"
 
 var (
 	file_edgeway_secrets_v1_secrets_proto_rawDescOnce sync.Once
@@ -538,33 +805,43 @@ func file_edgeway_secrets_v1_secrets_proto_rawDescGZIP() []byte {
 	return file_edgeway_secrets_v1_secrets_proto_rawDescData
 }
 
-var file_edgeway_secrets_v1_secrets_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_edgeway_secrets_v1_secrets_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_edgeway_secrets_v1_secrets_proto_goTypes = []any{
-	(*SealRequest)(nil),       // 0: edgeway.secrets.v1.SealRequest
-	(*SealResponse)(nil),      // 1: edgeway.secrets.v1.SealResponse
-	(*UnsealRequest)(nil),     // 2: edgeway.secrets.v1.UnsealRequest
-	(*UnsealResponse)(nil),    // 3: edgeway.secrets.v1.UnsealResponse
-	(*KeyStatusRequest)(nil),  // 4: edgeway.secrets.v1.KeyStatusRequest
-	(*KeyStatusResponse)(nil), // 5: edgeway.secrets.v1.KeyStatusResponse
-	(*KeyInfo)(nil),           // 6: edgeway.secrets.v1.KeyInfo
-	(*RewrapRequest)(nil),     // 7: edgeway.secrets.v1.RewrapRequest
-	(*RewrapResponse)(nil),    // 8: edgeway.secrets.v1.RewrapResponse
+	(*SealRequest)(nil),                // 0: edgeway.secrets.v1.SealRequest
+	(*SealResponse)(nil),               // 1: edgeway.secrets.v1.SealResponse
+	(*UnsealRequest)(nil),              // 2: edgeway.secrets.v1.UnsealRequest
+	(*UnsealResponse)(nil),             // 3: edgeway.secrets.v1.UnsealResponse
+	(*ListProjectSecretsRequest)(nil),  // 4: edgeway.secrets.v1.ListProjectSecretsRequest
+	(*ListProjectSecretsResponse)(nil), // 5: edgeway.secrets.v1.ListProjectSecretsResponse
+	(*ProjectSecretInfo)(nil),          // 6: edgeway.secrets.v1.ProjectSecretInfo
+	(*GetProjectSecretRequest)(nil),    // 7: edgeway.secrets.v1.GetProjectSecretRequest
+	(*GetProjectSecretResponse)(nil),   // 8: edgeway.secrets.v1.GetProjectSecretResponse
+	(*KeyStatusRequest)(nil),           // 9: edgeway.secrets.v1.KeyStatusRequest
+	(*KeyStatusResponse)(nil),          // 10: edgeway.secrets.v1.KeyStatusResponse
+	(*KeyInfo)(nil),                    // 11: edgeway.secrets.v1.KeyInfo
+	(*RewrapRequest)(nil),              // 12: edgeway.secrets.v1.RewrapRequest
+	(*RewrapResponse)(nil),             // 13: edgeway.secrets.v1.RewrapResponse
 }
 var file_edgeway_secrets_v1_secrets_proto_depIdxs = []int32{
-	6, // 0: edgeway.secrets.v1.KeyStatusResponse.keys:type_name -> edgeway.secrets.v1.KeyInfo
-	0, // 1: edgeway.secrets.v1.Secrets.Seal:input_type -> edgeway.secrets.v1.SealRequest
-	2, // 2: edgeway.secrets.v1.Secrets.Unseal:input_type -> edgeway.secrets.v1.UnsealRequest
-	4, // 3: edgeway.secrets.v1.Keys.KeyStatus:input_type -> edgeway.secrets.v1.KeyStatusRequest
-	7, // 4: edgeway.secrets.v1.Keys.Rewrap:input_type -> edgeway.secrets.v1.RewrapRequest
-	1, // 5: edgeway.secrets.v1.Secrets.Seal:output_type -> edgeway.secrets.v1.SealResponse
-	3, // 6: edgeway.secrets.v1.Secrets.Unseal:output_type -> edgeway.secrets.v1.UnsealResponse
-	5, // 7: edgeway.secrets.v1.Keys.KeyStatus:output_type -> edgeway.secrets.v1.KeyStatusResponse
-	8, // 8: edgeway.secrets.v1.Keys.Rewrap:output_type -> edgeway.secrets.v1.RewrapResponse
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	6,  // 0: edgeway.secrets.v1.ListProjectSecretsResponse.secrets:type_name -> edgeway.secrets.v1.ProjectSecretInfo
+	11, // 1: edgeway.secrets.v1.KeyStatusResponse.keys:type_name -> edgeway.secrets.v1.KeyInfo
+	0,  // 2: edgeway.secrets.v1.Secrets.Seal:input_type -> edgeway.secrets.v1.SealRequest
+	2,  // 3: edgeway.secrets.v1.Secrets.Unseal:input_type -> edgeway.secrets.v1.UnsealRequest
+	9,  // 4: edgeway.secrets.v1.Keys.KeyStatus:input_type -> edgeway.secrets.v1.KeyStatusRequest
+	12, // 5: edgeway.secrets.v1.Keys.Rewrap:input_type -> edgeway.secrets.v1.RewrapRequest
+	4,  // 6: edgeway.secrets.v1.ProjectSecrets.ListProjectSecrets:input_type -> edgeway.secrets.v1.ListProjectSecretsRequest
+	7,  // 7: edgeway.secrets.v1.ProjectSecrets.GetProjectSecret:input_type -> edgeway.secrets.v1.GetProjectSecretRequest
+	1,  // 8: edgeway.secrets.v1.Secrets.Seal:output_type -> edgeway.secrets.v1.SealResponse
+	3,  // 9: edgeway.secrets.v1.Secrets.Unseal:output_type -> edgeway.secrets.v1.UnsealResponse
+	10, // 10: edgeway.secrets.v1.Keys.KeyStatus:output_type -> edgeway.secrets.v1.KeyStatusResponse
+	13, // 11: edgeway.secrets.v1.Keys.Rewrap:output_type -> edgeway.secrets.v1.RewrapResponse
+	5,  // 12: edgeway.secrets.v1.ProjectSecrets.ListProjectSecrets:output_type -> edgeway.secrets.v1.ListProjectSecretsResponse
+	8,  // 13: edgeway.secrets.v1.ProjectSecrets.GetProjectSecret:output_type -> edgeway.secrets.v1.GetProjectSecretResponse
+	8,  // [8:14] is the sub-list for method output_type
+	2,  // [2:8] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_edgeway_secrets_v1_secrets_proto_init() }
@@ -578,9 +855,9 @@ func file_edgeway_secrets_v1_secrets_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_edgeway_secrets_v1_secrets_proto_rawDesc), len(file_edgeway_secrets_v1_secrets_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   14,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_edgeway_secrets_v1_secrets_proto_goTypes,
 		DependencyIndexes: file_edgeway_secrets_v1_secrets_proto_depIdxs,

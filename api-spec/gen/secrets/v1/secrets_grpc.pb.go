@@ -327,3 +327,165 @@ var Keys_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "edgeway/secrets/v1/secrets.proto",
 }
+
+const (
+	ProjectSecrets_ListProjectSecrets_FullMethodName = "/edgeway.secrets.v1.ProjectSecrets/ListProjectSecrets"
+	ProjectSecrets_GetProjectSecret_FullMethodName   = "/edgeway.secrets.v1.ProjectSecrets/GetProjectSecret"
+)
+
+// ProjectSecretsClient is the client API for ProjectSecrets service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// ProjectSecrets hands the project secrets the secrets service stores
+// (REST /v2/projects/{project}/secrets) to the services that use them: their
+// names to the orchestrator, their sealed values to the deployer. It never
+// returns plaintext: the deployer unseals a value (Secrets.Unseal) just
+// before it applies it. It is a service of its own for the same reason as
+// Keys.
+type ProjectSecretsClient interface {
+	// ListProjectSecrets lists the secrets of a project, names and key names
+	// only (the orchestrator: project deletion, instantiate).
+	ListProjectSecrets(ctx context.Context, in *ListProjectSecretsRequest, opts ...grpc.CallOption) (*ListProjectSecretsResponse, error)
+	// GetProjectSecret returns one secret's values, sealed (the deployer).
+	// NotFound when the secret does not exist.
+	GetProjectSecret(ctx context.Context, in *GetProjectSecretRequest, opts ...grpc.CallOption) (*GetProjectSecretResponse, error)
+}
+
+type projectSecretsClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewProjectSecretsClient(cc grpc.ClientConnInterface) ProjectSecretsClient {
+	return &projectSecretsClient{cc}
+}
+
+func (c *projectSecretsClient) ListProjectSecrets(ctx context.Context, in *ListProjectSecretsRequest, opts ...grpc.CallOption) (*ListProjectSecretsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListProjectSecretsResponse)
+	err := c.cc.Invoke(ctx, ProjectSecrets_ListProjectSecrets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *projectSecretsClient) GetProjectSecret(ctx context.Context, in *GetProjectSecretRequest, opts ...grpc.CallOption) (*GetProjectSecretResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetProjectSecretResponse)
+	err := c.cc.Invoke(ctx, ProjectSecrets_GetProjectSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ProjectSecretsServer is the server API for ProjectSecrets service.
+// All implementations must embed UnimplementedProjectSecretsServer
+// for forward compatibility.
+//
+// ProjectSecrets hands the project secrets the secrets service stores
+// (REST /v2/projects/{project}/secrets) to the services that use them: their
+// names to the orchestrator, their sealed values to the deployer. It never
+// returns plaintext: the deployer unseals a value (Secrets.Unseal) just
+// before it applies it. It is a service of its own for the same reason as
+// Keys.
+type ProjectSecretsServer interface {
+	// ListProjectSecrets lists the secrets of a project, names and key names
+	// only (the orchestrator: project deletion, instantiate).
+	ListProjectSecrets(context.Context, *ListProjectSecretsRequest) (*ListProjectSecretsResponse, error)
+	// GetProjectSecret returns one secret's values, sealed (the deployer).
+	// NotFound when the secret does not exist.
+	GetProjectSecret(context.Context, *GetProjectSecretRequest) (*GetProjectSecretResponse, error)
+	mustEmbedUnimplementedProjectSecretsServer()
+}
+
+// UnimplementedProjectSecretsServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedProjectSecretsServer struct{}
+
+func (UnimplementedProjectSecretsServer) ListProjectSecrets(context.Context, *ListProjectSecretsRequest) (*ListProjectSecretsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListProjectSecrets not implemented")
+}
+func (UnimplementedProjectSecretsServer) GetProjectSecret(context.Context, *GetProjectSecretRequest) (*GetProjectSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetProjectSecret not implemented")
+}
+func (UnimplementedProjectSecretsServer) mustEmbedUnimplementedProjectSecretsServer() {}
+func (UnimplementedProjectSecretsServer) testEmbeddedByValue()                        {}
+
+// UnsafeProjectSecretsServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ProjectSecretsServer will
+// result in compilation errors.
+type UnsafeProjectSecretsServer interface {
+	mustEmbedUnimplementedProjectSecretsServer()
+}
+
+func RegisterProjectSecretsServer(s grpc.ServiceRegistrar, srv ProjectSecretsServer) {
+	// If the following call panics, it indicates UnimplementedProjectSecretsServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ProjectSecrets_ServiceDesc, srv)
+}
+
+func _ProjectSecrets_ListProjectSecrets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListProjectSecretsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectSecretsServer).ListProjectSecrets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProjectSecrets_ListProjectSecrets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectSecretsServer).ListProjectSecrets(ctx, req.(*ListProjectSecretsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProjectSecrets_GetProjectSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetProjectSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectSecretsServer).GetProjectSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProjectSecrets_GetProjectSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectSecretsServer).GetProjectSecret(ctx, req.(*GetProjectSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// ProjectSecrets_ServiceDesc is the grpc.ServiceDesc for ProjectSecrets service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ProjectSecrets_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "edgeway.secrets.v1.ProjectSecrets",
+	HandlerType: (*ProjectSecretsServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListProjectSecrets",
+			Handler:    _ProjectSecrets_ListProjectSecrets_Handler,
+		},
+		{
+			MethodName: "GetProjectSecret",
+			Handler:    _ProjectSecrets_GetProjectSecret_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "edgeway/secrets/v1/secrets.proto",
+}
