@@ -2,9 +2,9 @@ package harness
 
 import (
 	"archive/tar"
-	"encoding/base64"
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"time"
