@@ -9,7 +9,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"edgeway.dev/common/store"
+	"edgeway.dev/common/store/internal/keylock"
 )
+
+// keyLocks serializes the writes to one key inside the process (see the
+// package documentation for why).
+var keyLocks = keylock.New()
 
 // maxAttempts bounds the compare-and-swap loop of Update.
 const maxAttempts = 16
@@ -67,7 +72,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte) error {
 // Update implements store.KV.
 func (s *Store) Update(ctx context.Context, key string, fn func(old []byte) ([]byte, error)) error {
 	k := s.prefix + key
-	unlock, err := keyLocks.lock(ctx, k)
+	unlock, err := keyLocks.Lock(ctx, k)
 	if err != nil {
 		return fmt.Errorf("etcdstore: update %q: %w", key, err)
 	}

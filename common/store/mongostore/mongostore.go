@@ -13,7 +13,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"edgeway.dev/common/store"
+	"edgeway.dev/common/store/internal/keylock"
 )
+
+// keyLocks serializes the writes to one key inside the process (see the
+// package documentation for why).
+var keyLocks = keylock.New()
 
 const (
 	// maxAttempts bounds the compare-and-swap loop of Update.
@@ -64,7 +69,7 @@ func New(ctx context.Context, db *mongo.Database, collection string) (*Store, er
 
 // lock serializes the writes to key inside the process.
 func (s *Store) lock(ctx context.Context, op, key string) (func(), error) {
-	unlock, err := keyLocks.lock(ctx, s.lockNS+key)
+	unlock, err := keyLocks.Lock(ctx, s.lockNS+key)
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: %s %q: %w", op, key, err)
 	}

@@ -1,35 +1,32 @@
-package etcdstore
+package keylock
 
 import (
 	"context"
 	"sync"
 )
 
-// keyLocks serializes the Updates of one key inside the process, so that
-// goroutines of one process do not make each other retry.
-var keyLocks = newKeyedLock()
-
-// keyedLock is one mutex per key, created on demand and dropped when
+// Keyed is one mutex per key, created on demand and dropped when
 // nobody holds or waits for it. Waiting gives up when the context ends.
 // Keys are exact (not hashed into stripes), so holding the lock of one key
 // never blocks an operation on another.
-type keyedLock struct {
+type Keyed struct {
 	mu    sync.Mutex
 	locks map[string]*keyLock
 }
 
 type keyLock struct {
 	held  chan struct{} // capacity 1: full while held
-	users int           // holders and waiters; guarded by keyedLock.mu
+	users int           // holders and waiters; guarded by Keyed.mu
 }
 
-func newKeyedLock() *keyedLock {
-	return &keyedLock{locks: map[string]*keyLock{}}
+// New returns an empty set of key locks.
+func New() *Keyed {
+	return &Keyed{locks: map[string]*keyLock{}}
 }
 
-// lock acquires the lock of key, or returns ctx.Err(). The returned function
+// Lock acquires the lock of key, or returns ctx.Err(). The returned function
 // releases it.
-func (l *keyedLock) lock(ctx context.Context, key string) (func(), error) {
+func (l *Keyed) Lock(ctx context.Context, key string) (func(), error) {
 	l.mu.Lock()
 	k := l.locks[key]
 	if k == nil {
@@ -51,7 +48,7 @@ func (l *keyedLock) lock(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-func (l *keyedLock) release(key string, k *keyLock) {
+func (l *Keyed) release(key string, k *keyLock) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k.users--

@@ -1,4 +1,4 @@
-package mongostore
+package keylock
 
 import (
 	"context"
@@ -8,23 +8,23 @@ import (
 )
 
 func TestKeyedLock(t *testing.T) {
-	l := newKeyedLock()
-	unlockA, err := l.lock(t.Context(), "a")
+	l := New()
+	unlockA, err := l.Lock(t.Context(), "a")
 	require.NoError(t, err)
 
 	// Another key is independent.
-	unlockB, err := l.lock(t.Context(), "b")
+	unlockB, err := l.Lock(t.Context(), "b")
 	require.NoError(t, err)
 	unlockB()
 
 	// The same key waits, and gives up with its context.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err = l.lock(ctx, "a")
+	_, err = l.Lock(ctx, "a")
 	require.ErrorIs(t, err, context.Canceled)
 
 	unlockA()
-	unlockA2, err := l.lock(t.Context(), "a")
+	unlockA2, err := l.Lock(t.Context(), "a")
 	require.NoError(t, err, "released keys can be taken again")
 	unlockA2()
 	require.Empty(t, l.locks, "unused keys are forgotten")
