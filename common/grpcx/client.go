@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 
@@ -23,10 +25,34 @@ func Dial(target string, creds *tls.Config, opts ...grpc.DialOption) (*grpc.Clie
 	}
 	all := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(creds)),
-		grpc.WithChainUnaryInterceptor(unaryClientRequestID),
+		grpc.WithChainUnaryInterceptor(unaryClientRequestID, unaryDefaultTimeout),
 		grpc.WithChainStreamInterceptor(streamClientRequestID),
+		// A peer that starts later, or restarts, is reconnected quickly.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
 	}
 	return grpc.NewClient(target, append(all, opts...)...)
+}
+
+// WaitForPeer makes calls wait for the connection (bounded by their
+// deadline, or DefaultCallTimeout) instead of failing at once while the peer
+// is not reachable yet: for services of one deployment that start in any
+// order.
+func WaitForPeer() grpc.DialOption { return grpc.WithDefaultCallOptions(grpc.WaitForReady(true)) }
+
+// DefaultCallTimeout bounds a call whose context has no deadline, so that
+// waiting for an unreachable peer ends.
+const DefaultCallTimeout = 10 * time.Second
+
+func unaryDefaultTimeout(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCallTimeout)
+		defer cancel()
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 func unaryClientRequestID(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {

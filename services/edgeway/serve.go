@@ -166,7 +166,7 @@ func (p *process) dial(from, to string) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc, err := grpcx.Dial(p.cfg.addr(to), rl.ClientConfig(to))
+	cc, err := grpcx.Dial(p.cfg.addr(to), rl.ClientConfig(to), grpcx.WaitForPeer())
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", to, err)
 	}
