@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"net/http"
@@ -91,37 +88,11 @@ func ctxT(t *testing.T) context.Context {
 }
 
 // archive builds a .tgz of name → body.
-func archive(t testing.TB, files map[string]string) []byte {
-	t.Helper()
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, n := range names {
-		body := files[n]
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}))
-		_, err := tw.Write([]byte(body))
-		require.NoError(t, err)
-	}
-	require.NoError(t, tw.Close())
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
-}
+func archive(_ testing.TB, files map[string]string) []byte { return harness.TarGz(files) }
 
 // chart builds a Helm chart archive: Chart.yaml, values.yaml and templates.
-func chart(t testing.TB, name, values string, templates map[string]string) []byte {
-	files := map[string]string{
-		name + "/Chart.yaml":  fmt.Sprintf("apiVersion: v2\nname: %s\nversion: 0.1.0\n", name),
-		name + "/values.yaml": values,
-	}
-	for p, b := range templates {
-		files[name+"/templates/"+p] = b
-	}
-	return archive(t, files)
+func chart(_ testing.TB, name, values string, templates map[string]string) []byte {
+	return harness.HelmChartWith(name, values, templates)
 }
 
 // profile builds an EMCO app profile archive overriding values.
@@ -132,28 +103,10 @@ func profile(t testing.TB, values string) []byte {
 	})
 }
 
-const configMapTmpl = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-config
-data:
-  message: {{ .Values.message | quote }}
-`
-
-const deploymentTmpl = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: {{ .Release.Name }}}}
-  template:
-    metadata: {labels: {app: {{ .Release.Name }}}}
-    spec:
-      containers:
-      - name: c
-        image: registry.example/app:1.0
-`
+const (
+	configMapTmpl  = harness.ConfigMapTemplate
+	deploymentTmpl = harness.DeploymentTemplate
+)
 
 const jobTmpl = `apiVersion: batch/v1
 kind: Job

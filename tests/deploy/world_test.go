@@ -1,9 +1,6 @@
 package deploy
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -22,48 +18,14 @@ import (
 
 // chart builds a Helm chart .tgz from name → template body (plus
 // Chart.yaml and values.yaml).
-func chart(t testing.TB, name, values string, templates map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	add := func(p, body string) {
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name + "/" + p, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}))
-		_, err := tw.Write([]byte(body))
-		require.NoError(t, err)
-	}
-	add("Chart.yaml", fmt.Sprintf("apiVersion: v2\nname: %s\nversion: 0.1.0\n", name))
-	add("values.yaml", values)
-	for p, b := range templates {
-		add("templates/"+p, b)
-	}
-	require.NoError(t, tw.Close())
-	require.NoError(t, zw.Close())
-	return buf.Bytes()
+func chart(_ testing.TB, name, values string, templates map[string]string) []byte {
+	return harness.HelmChartWith(name, values, templates)
 }
 
-const configMapTmpl = `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {{ .Release.Name }}-config
-data:
-  message: {{ .Values.message | quote }}
-`
-
-const deploymentTmpl = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: {{ .Release.Name }}}}
-  template:
-    metadata: {labels: {app: {{ .Release.Name }}}}
-    spec:
-      containers:
-      - name: c
-        image: registry.example/app:1.0
-`
+const (
+	configMapTmpl  = harness.ConfigMapTemplate
+	deploymentTmpl = harness.DeploymentTemplate
+)
 
 // world is a running Edgeway with registered edge clusters.
 type world struct {
@@ -152,5 +114,3 @@ func ctxT(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
-
-var _ = metav1.GetOptions{}
